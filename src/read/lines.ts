@@ -1,0 +1,132 @@
+import fs from 'node:fs';
+import zlib from 'node:zlib';
+import { StringDecoder } from 'node:string_decoder';
+import type { Readable } from 'node:stream';
+import { UserError } from '../util/errors.js';
+
+/**
+ * Streams a trace as batches of lines, never holding the whole file. We split by hand
+ * (indexOf on decoded chunks) because readline costs several times more per line.
+ * Gzip is recognised by its magic bytes, so `trace.log.gz` and `cat x.gz | nvmeproof -` both work.
+ */
+
+export interface LineBatch {
+  /** 1-based number of lines[0]. */
+  firstLine: number;
+  lines: string[];
+}
+
+export interface LineSource {
+  name: string; // file path, or '<stdin>'
+  batches(): AsyncIterable<LineBatch>;
+}
+
+const GZIP_MAGIC0 = 0x1f;
+const GZIP_MAGIC1 = 0x8b;
+
+function openRaw(name: string): Readable {
+  if (name === '-') return process.stdin;
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(name);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(`${name}: cannot read trace: ${code === 'ENOENT' ? 'no such file' : code ?? String(err)}`);
+  }
+  if (st.isDirectory()) throw new UserError(`${name}: is a directory, not a trace file`);
+  return fs.createReadStream(name, { highWaterMark: 1 << 20 });
+}
+
+/** Peeks at the first chunk to decide on gunzip, then yields raw Buffers. */
+async function* bytes(name: string): AsyncGenerator<Buffer> {
+  const raw = openRaw(name);
+  const it = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let first: IteratorResult<Buffer>;
+  try {
+    first = await it.next();
+  } catch (err) {
+    throw new UserError(`${name}: cannot read trace: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  if (first.done) return;
+  const head = first.value;
+  if (head.length >= 2 && head[0] === GZIP_MAGIC0 && head[1] === GZIP_MAGIC1) {
+    const gunzip = zlib.createGunzip();
+    const feed = async (): Promise<void> => {
+      try {
+        gunzip.write(head);
+        for (;;) {
+          const r = await it.next();
+          if (r.done) break;
+          if (!gunzip.write(r.value)) await new Promise((res) => gunzip.once('drain', res));
+        }
+        gunzip.end();
+      } catch (err) {
+        gunzip.destroy(err as Error);
+      }
+    };
+    void feed();
+    try {
+      for await (const chunk of gunzip as AsyncIterable<Buffer>) yield chunk;
+    } catch (err) {
+      throw new UserError(`${name}: corrupt or truncated gzip data: ${(err as Error).message}`);
+    }
+    return;
+  }
+  yield head;
+  for (;;) {
+    const r = await it.next();
+    if (r.done) break;
+    yield r.value;
+  }
+}
+
+/** Heuristic for "this is not a text trace": NUL bytes or mostly non-printable bytes in the first block. */
+export function looksBinary(buf: Buffer): boolean {
+  const n = Math.min(buf.length, 4096);
+  if (n === 0) return false;
+  let bad = 0;
+  for (let i = 0; i < n; i++) {
+    const c = buf[i]!;
+    if (c === 0) return true;
+    if (c < 0x09 || (c > 0x0d && c < 0x20 && c !== 0x1b)) bad++;
+  }
+  return bad / n > 0.1;
+}
+
+export function openLines(name: string): LineSource {
+  const display = name === '-' ? '<stdin>' : name;
+  return {
+    name: display,
+    async *batches(): AsyncGenerator<LineBatch> {
+      const decoder = new StringDecoder('utf8');
+      let carry = '';
+      let lineNo = 1;
+      let sawAny = false;
+      for await (const buf of bytes(name)) {
+        if (!sawAny) {
+          sawAny = true;
+          if (looksBinary(buf)) throw new UserError(`${display}: binary data, not a text trace (first bytes are not text)`);
+        }
+        const text = carry + decoder.write(buf);
+        const lines: string[] = [];
+        let start = 0;
+        let nl = text.indexOf('\n', start);
+        while (nl !== -1) {
+          // CRLF traces (serial consoles) lose their CR here.
+          const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+          lines.push(text.slice(start, end));
+          start = nl + 1;
+          nl = text.indexOf('\n', start);
+        }
+        carry = text.slice(start);
+        if (lines.length) {
+          yield { firstLine: lineNo, lines };
+          lineNo += lines.length;
+        }
+      }
+      const tail = carry + decoder.end();
+      if (tail.length) yield { firstLine: lineNo, lines: [tail.endsWith('\r') ? tail.slice(0, -1) : tail] };
+      if (!sawAny) throw new UserError(`${display}: empty file, nothing to check`);
+    },
+  };
+}

@@ -1,0 +1,191 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { LineCounter, parseDocument, isMap, isSeq, isScalar, isPair, type Document, type Node } from 'yaml';
+import { type Located, UserError } from '../util/errors.js';
+import { SPECS_DIR } from '../util/paths.js';
+
+/**
+ * Loads YAML spec files and validates them against the JSON Schema of their `kind`
+ * (specs/schema/<kind>.schema.json). ajv reports JSON pointers; we map them back to the
+ * YAML node through the positions the yaml library keeps, so every error is file:line:col.
+ */
+
+const SCHEMA_DIR = path.join(SPECS_DIR, 'schema');
+const ajv = new Ajv2020({ allErrors: true, strict: false, allowUnionTypes: true });
+const validators = new Map<string, ValidateFunction>();
+
+export function schemaFor(kind: string): ValidateFunction | undefined {
+  let v = validators.get(kind);
+  if (v) return v;
+  const file = path.join(SCHEMA_DIR, `${kind}.schema.json`);
+  if (!/^[a-z0-9-]+$/.test(kind) || !fs.existsSync(file)) return undefined;
+  const schema = JSON.parse(fs.readFileSync(file, 'utf8')) as object;
+  v = ajv.compile(schema);
+  validators.set(kind, v);
+  return v;
+}
+
+export interface LoadedSpec<T = unknown> {
+  file: string;
+  kind: string;
+  data: T;
+  doc: Document.Parsed;
+  lineCounter: LineCounter;
+}
+
+function pos(lc: LineCounter, offset: number): { line: number; col: number } {
+  const p = lc.linePos(offset);
+  return { line: p.line, col: p.col };
+}
+
+function pointerSegments(pointer: string): string[] {
+  if (!pointer) return [];
+  return pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+/** Finds the YAML node (value, or key when asked) at a JSON pointer; falls back to the deepest ancestor found. */
+function nodeAt(doc: Document.Parsed, segments: string[], wantKeyOf?: string): Node | null {
+  let node: unknown = doc.contents;
+  for (const seg of segments) {
+    if (isMap(node)) {
+      const pair = node.items.find((it) => isScalar(it.key) && String(it.key.value) === seg);
+      if (!pair) break;
+      node = pair.value;
+    } else if (isSeq(node)) {
+      const item = node.items[Number(seg)];
+      if (item === undefined) break;
+      node = item;
+    } else break;
+  }
+  if (wantKeyOf !== undefined && isMap(node)) {
+    const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === wantKeyOf);
+    if (pair && isScalar(pair.key)) return pair.key as Node;
+  }
+  return (node as Node) ?? null;
+}
+
+function describeAjvError(e: ErrorObject): string {
+  const where = e.instancePath || '(document root)';
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return `unknown key '${(e.params as { additionalProperty: string }).additionalProperty}' at ${where}`;
+    case 'required':
+      return `missing required key '${(e.params as { missingProperty: string }).missingProperty}' at ${where}`;
+    case 'enum':
+      return `${where} ${e.message}: ${JSON.stringify((e.params as { allowedValues: unknown[] }).allowedValues)}`;
+    default:
+      return `${where} ${e.message ?? 'is invalid'}`;
+  }
+}
+
+export function locateAjvErrors(file: string, doc: Document.Parsed, lc: LineCounter, errors: ErrorObject[]): Located[] {
+  const out: Located[] = [];
+  const seen = new Set<string>();
+  for (const e of errors) {
+    // oneOf/anyOf summaries repeat what their branches said; keep the specific ones.
+    if (e.keyword === 'if') continue;
+    const segs = pointerSegments(e.instancePath);
+    const keyOf = e.keyword === 'additionalProperties' ? (e.params as { additionalProperty: string }).additionalProperty : undefined;
+    const node = nodeAt(doc, segs, keyOf);
+    const offset = node?.range?.[0] ?? 0;
+    const p = pos(lc, offset);
+    const message = describeAjvError(e);
+    const key = `${p.line}:${p.col}:${message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ file, line: p.line, col: p.col, message });
+  }
+  return out;
+}
+
+/** Parses and validates one spec file. Throws UserError with every located problem. */
+export function loadSpecFile<T = unknown>(file: string, expectKind?: string): LoadedSpec<T> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UserError(`${file}: cannot read spec: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  const { problems, spec } = checkSpecText<T>(file, text, expectKind);
+  if (problems.length > 0 || !spec) {
+    throw new UserError(`${file}: invalid spec (${problems.length} problem${problems.length === 1 ? '' : 's'})`, problems);
+  }
+  return spec;
+}
+
+/** Validates spec text; returns problems instead of throwing (used by `specs validate`). */
+export function checkSpecText<T = unknown>(
+  file: string,
+  text: string,
+  expectKind?: string,
+): { problems: Located[]; spec?: LoadedSpec<T> } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const problems: Located[] = [];
+  for (const e of doc.errors) {
+    const p = e.linePos?.[0] ?? { line: 1, col: 1 };
+    problems.push({ file, line: p.line, col: p.col, message: `YAML: ${e.message.split('\n')[0]}` });
+  }
+  if (problems.length) return { problems };
+  const data = doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown> | null;
+  if (!data || typeof data !== 'object' || Array.isArray(data)) {
+    return { problems: [{ file, line: 1, col: 1, message: 'a spec must be a YAML mapping with a `kind` key' }] };
+  }
+  const kind = data.kind;
+  if (typeof kind !== 'string') {
+    return { problems: [{ file, line: 1, col: 1, message: "missing required key 'kind' (names the schema in specs/schema/)" }] };
+  }
+  if (expectKind && kind !== expectKind) {
+    const node = nodeAt(doc, ['kind']);
+    const p = pos(lineCounter, node?.range?.[0] ?? 0);
+    return { problems: [{ file, ...p, message: `expected a spec of kind '${expectKind}', found '${kind}'` }] };
+  }
+  const validate = schemaFor(kind);
+  if (!validate) {
+    const node = nodeAt(doc, ['kind']);
+    const p = pos(lineCounter, node?.range?.[0] ?? 0);
+    return { problems: [{ file, ...p, message: `unknown spec kind '${kind}' (no specs/schema/${kind}.schema.json)` }] };
+  }
+  if (!validate(data)) {
+    problems.push(...locateAjvErrors(file, doc, lineCounter, validate.errors ?? []));
+  }
+  const firstLine = text.split('\n', 1)[0] ?? '';
+  if (!/^# yaml-language-server: \$schema=\S+/.test(firstLine)) {
+    problems.push({ file, line: 1, col: 1, message: 'first line must be `# yaml-language-server: $schema=<path to its schema>` so editors validate it' });
+  }
+  if (problems.length) return { problems };
+  return { problems, spec: { file, kind, data: data as T, doc, lineCounter } };
+}
+
+/** Every .yaml/.yml file below dir (sorted, for stable output). */
+export function listSpecFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const ent of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = path.join(d, ent.name);
+      if (ent.isDirectory()) {
+        if (ent.name !== 'schema' && ent.name !== 'node_modules') walk(p);
+      } else if (/\.ya?ml$/.test(ent.name)) out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+export function validateSpecDir(dir: string = SPECS_DIR): { files: number; problems: Located[] } {
+  if (!fs.existsSync(dir)) throw new UserError(`${dir}: no such directory`);
+  const files = fs.statSync(dir).isDirectory() ? listSpecFiles(dir) : [dir];
+  const problems: Located[] = [];
+  for (const f of files) {
+    let text: string;
+    try {
+      text = fs.readFileSync(f, 'utf8');
+    } catch (err) {
+      problems.push({ file: f, line: 1, col: 1, message: `cannot read: ${(err as NodeJS.ErrnoException).code}` });
+      continue;
+    }
+    problems.push(...checkSpecText(f, text).problems);
+  }
+  return { files: files.length, problems };
+}
