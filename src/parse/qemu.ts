@@ -1,0 +1,76 @@
+import fs from 'node:fs';
+import * as ohm from 'ohm-js';
+import { loadEventDefs, type EventDef } from './event-spec.js';
+import { diagnose } from './template.js';
+import type { LineParser, ParseDiagnostic, TraceRecord } from './record.js';
+import { grammarPath } from '../util/paths.js';
+
+const PREFIX = 'pci_nvme_';
+
+let envelope: ohm.Grammar | undefined;
+function envelopeGrammar(): ohm.Grammar {
+  envelope ??= ohm.grammar(fs.readFileSync(grammarPath('qemu-trace.ohm'), 'utf8'));
+  return envelope;
+}
+
+/**
+ * QEMU `log` trace backend lines: `[PID@SEC.USEC:]pci_nvme_<event> <message>`.
+ * The hot path never touches Ohm: name lookup, then the event's compiled template.
+ */
+export class QemuParser implements LineParser {
+  readonly format = 'qemu' as const;
+  readonly diagnostics: ParseDiagnostic[] = [];
+  readonly unknownEvents = new Map<string, number>();
+  otherLines = 0;
+  private readonly defs: Map<string, EventDef>;
+
+  constructor(defs = loadEventDefs('qemu')) {
+    this.defs = defs;
+  }
+
+  parse(text: string, line: number): TraceRecord | undefined {
+    let pos = 0;
+    const c0 = text.charCodeAt(0);
+    if (c0 >= 48 && c0 <= 57) {
+      // PID@SEC.USEC: prefix
+      const at = text.indexOf(':');
+      if (at === -1 || text.indexOf('@') === -1 || text.indexOf('@') > at) return this.other(text, line);
+      pos = at + 1;
+    }
+    if (!text.startsWith(PREFIX, pos)) return this.other(text, line);
+    const sp = text.indexOf(' ', pos);
+    const name = sp === -1 ? text.slice(pos) : text.slice(pos, sp);
+    const def = this.defs.get(name);
+    if (def === undefined) {
+      if (/^pci_nvme_[a-z0-9_]+$/.test(name)) {
+        this.unknownEvents.set(name, (this.unknownEvents.get(name) ?? 0) + 1);
+        return undefined;
+      }
+      return this.malformed(text, line, pos);
+    }
+    // Events without arguments print their message after one space; an argument-less template may be empty.
+    const bodyStart = sp === -1 ? text.length : sp + 1;
+    const fields = def.tpl.match(text, bodyStart);
+    if (fields === null) {
+      const d = diagnose(def.tpl, text, bodyStart, name);
+      this.diagnostics.push({ line, col: d.offset + 1, message: d.expected, raw: text });
+      return undefined;
+    }
+    return { name, fields, line, raw: text, cls: def.cls };
+  }
+
+  private other(text: string, line: number): undefined {
+    // Lines that look like trace lines but are garbled (e.g. truncated prefix) deserve a diagnostic.
+    if (/^\d+@\d*\.?\d*:?\s*pci_nvm?e?/.test(text) || /^pci_nv/.test(text)) return this.malformed(text, line, 0);
+    this.otherLines++;
+    return undefined;
+  }
+
+  private malformed(text: string, line: number, _pos: number): undefined {
+    const m = envelopeGrammar().match(text);
+    const col = m.failed() ? m.getRightmostFailurePosition() + 1 : 1;
+    const exp = m.failed() ? (m.getExpectedText?.() ?? 'a pci_nvme_* event') : 'a known pci_nvme_* event';
+    this.diagnostics.push({ line, col, message: `not a QEMU trace line: expected ${exp}`, raw: text });
+    return undefined;
+  }
+}
