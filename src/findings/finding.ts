@@ -62,6 +62,24 @@ export interface FileResult {
   notChecked: { rule: string; reason: string }[];
   coverage: Coverage;
   notes: string[];
+  /** Serial logs: one verdict table per proof line (which fields are right, missing, or claim more than the evidence). */
+  proofTables?: ProofTable[];
+}
+
+/** The verdict on one proof line of a serial log, field by field. */
+export interface ProofTable {
+  /** Which proof line: "cloud-shape", "dma-backend", ... */
+  kind: string;
+  line: number; // 1-based line of the proof line in the file
+  rows: ProofRow[];
+}
+
+export interface ProofRow {
+  field: string;
+  value?: string; // as written in the trace (absent when the field is missing)
+  verdict: string; // "ok" | "missing" | "wrong" | "overclaim" | "documentation" ...
+  reason: string;
+  source?: string; // where the expectation comes from (spec file, seed section)
 }
 
 export interface CheckResult {
@@ -69,4 +87,6 @@ export interface CheckResult {
   files: FileResult[];
   rules: RuleMeta[];
   summary: { files: number; errors: number; warnings: number; infos: number; lines: number };
+  /** Set when a baseline filtered the findings: how many it accepted, and how many of its entries no longer occur. */
+  baseline?: { file?: string; accepted: number; stale: number };
 }

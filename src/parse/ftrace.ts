@@ -1,7 +1,10 @@
 import fs from 'node:fs';
 import * as ohm from 'ohm-js';
 import { loadEventDefs, type EventDef } from './event-spec.js';
-import { diagnose } from './template.js';
+import { diagnose, slowMatch } from './template.js';
+
+/** NVMEPROOF_NO_FAST_PATH=1 parses every line with the Ohm grammars only (slow; for cross-checking). */
+const FAST = process.env.NVMEPROOF_NO_FAST_PATH !== '1';
 import type { LineParser, ParseDiagnostic, TraceRecord } from './record.js';
 import { grammarPath } from '../util/paths.js';
 
@@ -44,7 +47,7 @@ export class FtraceParser implements LineParser {
       this.unknownEvents.set(env.event, (this.unknownEvents.get(env.event) ?? 0) + 1);
       return undefined;
     }
-    const fields = def.tpl.match(text, env.bodyStart);
+    const fields = FAST ? def.tpl.match(text, env.bodyStart) : slowMatch(def.tpl, text, env.bodyStart);
     if (fields === null) {
       const d = diagnose(def.tpl, text, env.bodyStart, env.event);
       this.diagnostics.push({ line, col: d.offset + 1, message: d.expected, raw: text });

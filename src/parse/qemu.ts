@@ -1,7 +1,10 @@
 import fs from 'node:fs';
 import * as ohm from 'ohm-js';
 import { loadEventDefs, type EventDef } from './event-spec.js';
-import { diagnose } from './template.js';
+import { diagnose, slowMatch } from './template.js';
+
+/** NVMEPROOF_NO_FAST_PATH=1 parses every line with the Ohm grammars only (slow; for cross-checking). */
+const FAST = process.env.NVMEPROOF_NO_FAST_PATH !== '1';
 import type { LineParser, ParseDiagnostic, TraceRecord } from './record.js';
 import { grammarPath } from '../util/paths.js';
 
@@ -50,7 +53,7 @@ export class QemuParser implements LineParser {
     }
     // Events without arguments print their message after one space; an argument-less template may be empty.
     const bodyStart = sp === -1 ? text.length : sp + 1;
-    const fields = def.tpl.match(text, bodyStart);
+    const fields = FAST ? def.tpl.match(text, bodyStart) : slowMatch(def.tpl, text, bodyStart);
     if (fields === null) {
       const d = diagnose(def.tpl, text, bodyStart, name);
       this.diagnostics.push({ line, col: d.offset + 1, message: d.expected, raw: text });

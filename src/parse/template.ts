@@ -264,14 +264,100 @@ function piecesToOhm(pieces: Piece[], top: boolean): string {
   pieces.forEach((p, i) => {
     if (p.t === 'lit') parts.push(ohmString(p.text));
     else if (p.t === 'opt') parts.push(`(${piecesToOhm(p.pieces, false)})?`);
-    else if (p.type === 'str') {
-      const next = pieces[i + 1];
-      if (!next) parts.push('any*');
-      else if (next.t === 'lit') parts.push(top && i + 2 === pieces.length ? `(~(${ohmString(next.text)} end) any)*` : `(~${ohmString(next.text)} any)*`);
-      else parts.push('any*');
-    } else parts.push(HOLE_RULES[p.type]);
+    else {
+      if (p.type === 'str') strBodies.set(p, strExpr(pieces, i, top));
+      parts.push(holeRule(p.name));
+    }
   });
   return parts.join(' ') || '""';
+}
+
+const strBodies = new Map<Piece, string>();
+
+function strExpr(pieces: Piece[], i: number, top: boolean): string {
+  const next = pieces[i + 1];
+  if (!next) return 'any*';
+  if (next.t === 'lit') return top && i + 2 === pieces.length ? `(~(${ohmString(next.text)} end) any)*` : `(~${ohmString(next.text)} any)*`;
+  return 'any*';
+}
+
+function strBody(_pieces: Piece[], p: Piece): string {
+  return strBodies.get(p) ?? 'any*';
+}
+
+function holeRule(name: string): string {
+  return `h_${name}`;
+}
+
+function holeRules(pieces: Piece[], out: string[] = []): string[] {
+  for (const p of pieces) {
+    if (p.t === 'opt') holeRules(p.pieces, out);
+    else if (p.t === 'hole') out.push(`      ${holeRule(p.name)} = ${p.type === 'str' ? strBody(pieces, p) : HOLE_RULES[p.type]}`);
+  }
+  return out;
+}
+
+
+
+const diagCache = new WeakMap<Piece[], { g: ohm.Grammar; sem: ohm.Semantics }>();
+
+/** The Ohm grammar (and a field-collecting semantics) generated from a template's pieces; built on first use. */
+function ohmFor(pieces: Piece[]): { g: ohm.Grammar; sem: ohm.Semantics } {
+  let hit = diagCache.get(pieces);
+  if (hit) return hit;
+  const body = piecesToOhm(pieces, true);
+  const src = `EventLine {
+      line = ${body} end
+${holeRules(pieces).join('\n')}
+      dec = digit+
+      sdec = "-"? digit+
+      hex = hexDigit+
+      wordChars = (~(" " | "," | ")" | "]" | "\\t") any)+
+      space := ~any any
+    }`;
+  const g = ohm.grammar(src);
+  const sem = g.createSemantics().addOperation('holes', {
+    _nonterminal(...children: ohm.Node[]) {
+      const name = this.ctorName;
+      if (name.startsWith('h_')) return [[name.slice(2), this.sourceString]];
+      return children.flatMap((c) => c.holes() as [string, string][]);
+    },
+    _iter(...children: ohm.Node[]) {
+      return children.flatMap((c) => c.holes() as [string, string][]);
+    },
+    _terminal() {
+      return [];
+    },
+  });
+  hit = { g, sem };
+  diagCache.set(pieces, hit);
+  return hit;
+}
+
+/**
+ * The slow path: match with the generated Ohm grammar and type the holes' text exactly as the fast path does.
+ * Used when the fast path is switched off (NVMEPROOF_NO_FAST_PATH=1) and by the differential test.
+ */
+export function slowMatch(compiled: CompiledTemplate, line: string, start: number): Fields | null {
+  const { g, sem } = ohmFor(compiled.pieces);
+  const m = g.match(line.slice(start));
+  if (m.failed()) return null;
+  const types = new Map<string, HoleType>();
+  const collect = (ps: Piece[]): void => ps.forEach((p) => (p.t === 'hole' ? types.set(p.name, p.type) : p.t === 'opt' ? collect(p.pieces) : undefined));
+  collect(compiled.pieces);
+  const out: Fields = {};
+  for (const [name, text] of sem(m).holes() as [string, string][]) {
+    const type = types.get(name)!;
+    if (type === 'str' || type === 'word') {
+      out[name] = text;
+      continue;
+    }
+    // Type and range-check the hole text with the same scanner (a one-hole template).
+    const one: Fields = {};
+    if (scan([{ t: 'hole', name, type }], text, 0, one, true) !== text.length) return null;
+    out[name] = one[name]!;
+  }
+  return out;
 }
 
 export interface Diagnosis {
@@ -280,23 +366,9 @@ export interface Diagnosis {
   expected: string;
 }
 
-const diagCache = new WeakMap<Piece[], ohm.Grammar>();
-
 /** Explains why a line does not fit its template: where, and what was expected there. */
 export function diagnose(compiled: CompiledTemplate, line: string, start: number, eventName: string): Diagnosis {
-  let g = diagCache.get(compiled.pieces);
-  if (!g) {
-    const src = `EventLine {
-      line = ${piecesToOhm(compiled.pieces, true)} end
-      dec = digit+
-      sdec = "-"? digit+
-      hex = hexDigit+
-      wordChars = (~(" " | "," | ")" | "]" | "\\t") any)+
-      space := ~any any
-    }`;
-    g = ohm.grammar(src);
-    diagCache.set(compiled.pieces, g);
-  }
+  const { g } = ohmFor(compiled.pieces);
   const text = line.slice(start);
   const m = g.match(text);
   if (m.failed()) {
@@ -315,4 +387,21 @@ export function templateText(pieces: Piece[]): string {
   return pieces
     .map((p) => (p.t === 'lit' ? p.text : p.t === 'hole' ? `{${p.name}:${p.type}}` : `[${templateText(p.pieces)}]`))
     .join('');
+}
+
+/** Prints fields back through a template the way the producer's printf does (for round-trip tests). */
+export function renderTemplate(pieces: Piece[], fields: Fields): string | undefined {
+  let out = '';
+  for (const p of pieces) {
+    if (p.t === 'lit') out += p.text;
+    else if (p.t === 'opt') {
+      const inner = renderTemplate(p.pieces, fields);
+      if (inner !== undefined) out += inner;
+    } else {
+      const v = fields[p.name];
+      if (v === undefined) return undefined;
+      out += p.type.startsWith('x') && typeof v !== 'string' ? v.toString(16) : String(v);
+    }
+  }
+  return out;
 }

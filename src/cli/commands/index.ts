@@ -1,7 +1,11 @@
 import type { Command } from 'commander';
 import { registerSpecs } from './specs.js';
+import { registerCheck } from './check.js';
+import { registerParse } from './parse.js';
 
 /** Each feature registers its own subcommands; add one line per module. */
 export function registerCommands(program: Command): void {
   registerSpecs(program);
+  registerParse(program);
+  registerCheck(program);
 }

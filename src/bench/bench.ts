@@ -1,0 +1,97 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { openLines } from '../read/lines.js';
+import { QemuParser } from '../parse/qemu.js';
+import { checkTrace } from '../check/run.js';
+import { PACKAGE_ROOT } from '../util/paths.js';
+
+/**
+ * npm run bench [-- --lines N]: builds a large QEMU trace by repeating the I/O phase of the bundled real
+ * trace (examples/linux-mixed-io.log), then measures, each in its own process so peak RSS is its own:
+ * the raw floor (read + split), parse-only, and the full check. Prints lines/s, ratio to the floor, peak RSS.
+ */
+
+const SELF = fileURLToPath(import.meta.url);
+
+function buildTrace(target: number, out: string): number {
+  const src = fs.readFileSync(path.join(PACKAGE_ROOT, 'examples', 'linux-mixed-io.log'), 'utf8').split('\n');
+  if (src[src.length - 1] === '') src.pop();
+  // The I/O phase: after Linux's Doorbell Buffer Config completes, up to its first Delete SQ at power-off.
+  const dbbuf = src.findIndex((l) => l.includes("opname 'NVME_ADM_CMD_DBBUF_CONFIG'"));
+  const ioStart = src.findIndex((l, i) => i > dbbuf && l.startsWith('pci_nvme_enqueue_req_completion'));
+  const ioEnd = src.findIndex((l) => l.startsWith('pci_nvme_del_sq'));
+  const adminCmdBeforeDelete = src.lastIndexOf(src.slice(0, ioEnd).reverse().find((l) => l.includes("NVME_ADM_CMD_DELETE_SQ")) ?? '', ioEnd);
+  const head = src.slice(0, ioStart + 1);
+  const cut = adminCmdBeforeDelete > 0 ? adminCmdBeforeDelete - 2 : ioEnd;
+  const body = src.slice(ioStart + 1, cut);
+  const tail = src.slice(cut);
+  const fd = fs.openSync(out, 'w');
+  let n = 0;
+  const w = (ls: string[]): void => {
+    fs.writeSync(fd, ls.join('\n') + '\n');
+    n += ls.length;
+  };
+  w(head);
+  while (n + body.length + tail.length < target) w(body);
+  w(tail);
+  fs.closeSync(fd);
+  return n;
+}
+
+async function phase(mode: string, file: string): Promise<{ lines: number; seconds: number; rss: number; findings?: number }> {
+  const t0 = process.hrtime.bigint();
+  let lines = 0;
+  let findings: number | undefined;
+  if (mode === 'floor') {
+    for await (const b of openLines(file).batches()) lines += b.lines.length;
+  } else if (mode === 'parse') {
+    const p = new QemuParser();
+    for await (const b of openLines(file).batches()) {
+      const ls = b.lines;
+      for (let i = 0; i < ls.length; i++) p.parse(ls[i]!, b.firstLine + i);
+      lines += ls.length;
+    }
+  } else {
+    const r = await checkTrace(file);
+    lines = r.lines;
+    findings = r.findings.length;
+  }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { lines, seconds, rss: process.resourceUsage().maxRSS * 1024, findings };
+}
+
+function runChild(mode: string, file: string): Promise<{ lines: number; seconds: number; rss: number; findings?: number }> {
+  return new Promise((resolve, reject) => {
+    const child = fork(SELF, ['--phase', mode, file], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child.on('message', (m) => resolve(m as { lines: number; seconds: number; rss: number }));
+    child.on('exit', (code) => code !== 0 && reject(new Error(`${mode} phase exited ${code}`)));
+  });
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args[0] === '--phase') {
+    const r = await phase(args[1]!, args[2]!);
+    process.send?.(r);
+    return;
+  }
+  const li = args.indexOf('--lines');
+  const target = li >= 0 ? Number(args[li + 1]) : 1_000_000;
+  const dir = path.join(PACKAGE_ROOT, 'bench-data');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `mixed-io-${target}.log`);
+  if (!fs.existsSync(file)) buildTrace(target, file);
+  const mb = (n: number): string => `${(n / 1048576).toFixed(0)} MB`;
+  console.log(`trace: ${path.relative(process.cwd(), file)} (${(fs.statSync(file).size / 1048576).toFixed(0)} MiB); node ${process.version}; ${(await import('node:os')).cpus()[0]?.model ?? '?'} x${(await import('node:os')).cpus().length}`);
+  const floor = await runChild('floor', file);
+  const rate = (r: { lines: number; seconds: number }): number => r.lines / r.seconds;
+  const row = (name: string, r: { lines: number; seconds: number; rss: number; findings?: number }): void =>
+    console.log(`${name.padEnd(12)} ${Math.round(rate(r)).toLocaleString('en-US').padStart(12)} lines/s   ${(rate(r) / rate(floor)).toFixed(2)} x floor   peak RSS ${mb(r.rss)}${r.findings !== undefined ? `   findings ${r.findings}` : ''}   (${r.lines.toLocaleString('en-US')} lines in ${r.seconds.toFixed(2)} s)`);
+  row('raw floor', floor);
+  row('parse-only', await runChild('parse', file));
+  row('full check', await runChild('check', file));
+}
+
+await main();

@@ -1,0 +1,68 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { openLines, type LineBatch } from '../../read/lines.js';
+import { detectFormat } from '../../check/detect.js';
+import { QemuParser } from '../../parse/qemu.js';
+import { FtraceParser } from '../../parse/ftrace.js';
+import type { LineParser, TraceFormat } from '../../parse/record.js';
+import { normaliseQemu } from '../../normalise/qemu.js';
+import { normaliseFtrace } from '../../normalise/ftrace.js';
+import { loadNvmeSpec } from '../../specs/nvme.js';
+import { UserError } from '../../util/errors.js';
+
+function json(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? '0x' + x.toString(16) : x));
+}
+
+export function registerParse(program: Command): void {
+  program
+    .command('parse')
+    .description('print the typed, normalised events of traces as JSON Lines, then a summary on stderr')
+    .argument('<trace...>', "trace files (gzip ok), or '-' for standard input")
+    .addOption(new Option('--input-format <format>', 'trace format instead of auto-detection').choices(['qemu', 'ftrace']))
+    .option('--summary-only', 'print only the summary')
+    .action(async (traces: string[], o: { inputFormat?: TraceFormat; summaryOnly?: boolean }) => {
+      let bad = 0;
+      for (const t of traces) {
+        const src = openLines(t);
+        let parser: LineParser | undefined;
+        const counts = new Map<string, number>();
+        let lines = 0;
+        const write = (s: string): void => void (o.summaryOnly || process.stdout.write(s));
+        let buf = '';
+        const handle = (b: LineBatch): void => {
+          if (!parser) {
+            const fmt = o.inputFormat ?? detectFormat(b.lines);
+            if (fmt !== 'qemu' && fmt !== 'ftrace') throw new UserError(`${src.name}: no QEMU or ftrace NVMe events found in its first lines (serial logs: use \`nvmeproof check\`)`);
+            parser = fmt === 'qemu' ? new QemuParser() : new FtraceParser();
+          }
+          const spec = parser.format === 'ftrace' ? loadNvmeSpec() : undefined;
+          for (let i = 0; i < b.lines.length; i++) {
+            const r = parser.parse(b.lines[i]!, b.firstLine + i);
+            if (!r) continue;
+            counts.set(r.name, (counts.get(r.name) ?? 0) + 1);
+            if (o.summaryOnly) continue;
+            const n = parser.format === 'qemu' ? normaliseQemu(r) : normaliseFtrace(r, spec!);
+            const kinds = n === undefined ? [] : Array.isArray(n) ? n.map((e) => e.kind) : [n.kind];
+            buf += json({ file: src.name, line: r.line, event: r.name, kind: kinds.length <= 1 ? (kinds[0] ?? null) : kinds, fields: r.fields, raw: r.raw }) + '\n';
+            if (buf.length > 1 << 16) {
+              write(buf);
+              buf = '';
+            }
+          }
+          lines = b.firstLine + b.lines.length - 1;
+        };
+        for await (const b of src.batches()) handle(b);
+        write(buf);
+        const p = parser!;
+        const events = [...counts.values()].reduce((a, b) => a + b, 0);
+        process.stderr.write(`${src.name}: ${lines} lines, ${events} events (${p.format}), ${p.diagnostics.length} malformed, ${p.otherLines} other lines\n`);
+        for (const [k, v] of [...counts].sort((a, b) => b[1] - a[1])) process.stderr.write(`  ${String(v).padStart(8)}  ${k}\n`);
+        for (const [k, v] of p.unknownEvents) process.stderr.write(`  note: unknown event ${k} x${v}\n`);
+        for (const d of p.diagnostics) process.stderr.write(`${src.name}:${d.line}:${d.col}: ${d.message}\n`);
+        bad += p.diagnostics.length;
+        if (events === 0 && p.diagnostics.length === 0) throw new UserError(`${src.name}: no NVMe events found`);
+      }
+      if (bad) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,482 @@
+import type { SourceRef } from '../findings/finding.js';
+import type { Ev } from '../normalise/event.js';
+import type { RuleEngine, Flaggable } from '../rules/engine.js';
+import type { Scope } from '../rules/expr.js';
+import type { NvmeSpec, CommandDef } from '../specs/nvme.js';
+import type { ControllerShape } from './shape.js';
+
+/**
+ * One NVMe controller, replayed from the normalised event stream. It keeps only live state (registers,
+ * queues, outstanding commands), so memory follows the number of queues and commands in flight, never the
+ * trace length. At each moment a rule may care about it announces a hook to the rule engine with a scope.
+ */
+
+const REG = { CC: 0x14, CSTS: 0x1c, AQA: 0x24, ASQ: 0x28, ACQ: 0x30 } as const;
+
+interface Queue {
+  qid: number;
+  entries: number;
+  base?: number | bigint;
+  line: number;
+  raw: string;
+}
+interface SQ extends Queue {
+  cqid: number;
+  outstanding: Map<number, Cmd>;
+}
+interface CQ extends Queue {
+  sqs: Set<number>;
+}
+interface Cmd extends Flaggable {
+  sqid: number;
+  cid: number;
+  opc: number | undefined;
+  admin: boolean;
+  nsid?: number;
+  line: number;
+  raw: string;
+  def?: CommandDef;
+  fid?: number;
+  rwBytes?: number;
+  rwOp?: string;
+}
+
+export interface Visibility {
+  /** Register accesses are in the trace (QEMU, canonical); ftrace shows only commands. */
+  registers: boolean;
+}
+
+export interface CcFields {
+  en: number;
+  css: number;
+  mps: number;
+  ams: number;
+  shn: number;
+  iosqes: number;
+  iocqes: number;
+}
+
+export function decodeCc(v: number): CcFields {
+  return {
+    en: v & 1,
+    css: (v >>> 4) & 7,
+    mps: (v >>> 7) & 0xf,
+    ams: (v >>> 11) & 7,
+    shn: (v >>> 14) & 3,
+    iosqes: (v >>> 16) & 0xf,
+    iocqes: (v >>> 20) & 0xf,
+  };
+}
+
+function num(v: unknown): number {
+  return typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : NaN;
+}
+
+export class ControllerModel {
+  private cc = 0;
+  private ccLine?: SourceRef;
+  private enabled: boolean;
+  private enableRef?: SourceRef;
+  private shutdownRef?: SourceRef;
+  private aqa?: { value: number; ref: SourceRef };
+  private asq: { lo?: number; hi: number; ref?: SourceRef } = { hi: 0 };
+  private acq: { lo?: number; hi: number; ref?: SourceRef } = { hi: 0 };
+  private sqs = new Map<number, SQ>();
+  private cqs = new Map<number, CQ>();
+  private grantedSq: number;
+  private grantedCq: number;
+  private current?: Cmd;
+  private dbbufRef?: SourceRef;
+  private nsBlocks = new Map<number, number>();
+  readonly coverage = { registers: {} as Record<string, number>, commands: {} as Record<string, number> };
+
+  constructor(
+    private readonly file: string,
+    private readonly shape: ControllerShape,
+    private readonly spec: NvmeSpec,
+    private readonly engine: RuleEngine,
+    private readonly vis: Visibility,
+  ) {
+    this.grantedSq = shape.max_queue_pairs;
+    this.grantedCq = shape.max_queue_pairs;
+    for (const ns of shape.namespaces ?? []) if (ns.blocks !== undefined) this.nsBlocks.set(ns.nsid, ns.blocks);
+    // Without register visibility the controller was brought up before the trace began.
+    this.enabled = !vis.registers;
+    if (!vis.registers) {
+      this.cc = 0x460061;
+      this.cqs.set(0, { qid: 0, entries: 0, line: 0, raw: '', sqs: new Set([0]) });
+      this.sqs.set(0, { qid: 0, entries: 0, cqid: 0, line: 0, raw: '', outstanding: new Map() });
+    }
+  }
+
+  private ref(ev: Ev, note: string): SourceRef {
+    return { file: this.file, line: ev.line, raw: ev.raw, note };
+  }
+  private pageSize(): number {
+    return 4096 * 2 ** decodeCc(this.cc).mps;
+  }
+  private capScope(): Scope {
+    return { ...this.shape.cap };
+  }
+
+  consume(ev: Ev): void {
+    switch (ev.kind) {
+      case 'reg.write':
+        return this.regWrite(ev);
+      case 'reg.read': {
+        const r = this.spec.regAt(num(ev.f.offset) & ~3);
+        if (r) this.coverage.registers[r.reg.name] = (this.coverage.registers[r.reg.name] ?? 0) + 1;
+        return;
+      }
+      case 'host.doorbell':
+        return this.doorbell(ev);
+      case 'ctrl.reset':
+        return this.reset(true);
+      case 'cmd.submit':
+        return this.submit(ev);
+      case 'cmd.complete':
+        return this.complete(ev);
+      case 'device.error':
+        return this.deviceError(ev);
+      default:
+        if (ev.kind.startsWith('cmd.')) return this.detail(ev);
+    }
+  }
+
+  // ---------------------------------------------------------------- registers
+
+  private regWrite(ev: Ev): void {
+    const offset = num(ev.f.offset);
+    const value = num(ev.f.value);
+    const at = this.spec.regAt(offset & ~3);
+    const name = at?.reg.name ?? null;
+    if (name) this.coverage.registers[name] = (this.coverage.registers[name] ?? 0) + 1;
+    const old = decodeCc(this.cc);
+    const isCc = offset === REG.CC;
+    const next = isCc ? decodeCc(value) : undefined;
+    if (this.engine.hasHook('reg.write')) {
+      this.engine.fire(
+        'reg.write',
+        { reg: name, offset, value, size: ev.f.size, high: at?.high ?? false, access: at?.reg.access ?? null, enabled: this.enabled, cc: { ...old }, new: next ? { ...next } : null, cap: this.capScope() },
+        { ev, binding: `reg=${name ?? offset.toString(16)}`, related: this.enableRef ? [this.enableRef] : [] },
+      );
+    }
+    switch (offset) {
+      case REG.AQA:
+        this.aqa = { value, ref: this.ref(ev, 'AQA programmed here') };
+        return;
+      case REG.ASQ:
+        this.asq.lo = value;
+        this.asq.ref = this.ref(ev, 'ASQ programmed here');
+        return;
+      case REG.ASQ + 4:
+        this.asq.hi = value;
+        return;
+      case REG.ACQ:
+        this.acq.lo = value;
+        this.acq.ref = this.ref(ev, 'ACQ programmed here');
+        return;
+      case REG.ACQ + 4:
+        this.acq.hi = value;
+        return;
+      case REG.CC:
+        break;
+      default:
+        return;
+    }
+    const n = next!;
+    this.cc = value;
+    if (old.en === 0 && n.en === 1) this.enable(ev, n);
+    else if (old.en === 1 && n.en === 0) this.reset(false);
+    if (n.shn !== 0 && old.shn === 0) this.shutdownRef = this.ref(ev, 'shutdown requested here (CC.SHN)');
+    this.ccLine = this.ref(ev, 'CC written here');
+  }
+
+  private enable(ev: Ev, cc: CcFields): void {
+    const asqSet = this.asq.lo !== undefined;
+    const acqSet = this.acq.lo !== undefined;
+    if (this.engine.hasHook('ctrl.enable')) {
+      const related = [this.aqa?.ref, this.asq.ref, this.acq.ref].filter((x): x is SourceRef => !!x);
+      this.engine.fire(
+        'ctrl.enable',
+        { cc: { ...cc }, cap: this.capScope(), aqa_set: this.aqa !== undefined, asq_set: asqSet, acq_set: acqSet, asq: this.asq.lo ?? null, acq: this.acq.lo ?? null },
+        { ev, binding: 'reg=CC.EN', related },
+      );
+    }
+    this.enabled = true;
+    this.enableRef = this.ref(ev, 'controller enabled here (CC.EN 0->1)');
+    this.shutdownRef = undefined;
+    const aqa = this.aqa?.value ?? 0;
+    const asq = this.asq.lo !== undefined ? this.asq.lo + this.asq.hi * 2 ** 32 : undefined;
+    const acq = this.acq.lo !== undefined ? this.acq.lo + this.acq.hi * 2 ** 32 : undefined;
+    this.cqs.set(0, { qid: 0, entries: ((aqa >>> 16) & 0xfff) + 1, base: acq, line: ev.line, raw: ev.raw, sqs: new Set([0]) });
+    this.sqs.set(0, { qid: 0, entries: (aqa & 0xfff) + 1, base: asq, cqid: 0, line: ev.line, raw: ev.raw, outstanding: new Map() });
+  }
+
+  /** CC.EN 1->0 (controller reset) or a PCI/FLR reset: queues and outstanding commands are gone. */
+  private reset(pci: boolean): void {
+    this.enabled = false;
+    this.enableRef = undefined;
+    this.sqs.clear();
+    this.cqs.clear();
+    this.current = undefined;
+    this.dbbufRef = undefined;
+    this.grantedSq = this.shape.max_queue_pairs;
+    this.grantedCq = this.shape.max_queue_pairs;
+    if (pci) {
+      // AQA/ASQ/ACQ survive a controller reset but not a conventional/function-level reset.
+      this.cc = 0;
+      this.aqa = undefined;
+      this.asq = { hi: 0 };
+      this.acq = { hi: 0 };
+    }
+  }
+
+  // ---------------------------------------------------------------- doorbells
+
+  private doorbell(ev: Ev): void {
+    const offset = num(ev.f.offset);
+    const value = num(ev.f.value);
+    const stride = 4 << this.shape.cap.dstrd;
+    const index = Math.floor((offset - 0x1000) / stride);
+    const qid = index >> 1;
+    const queue = index & 1 ? 'cq' : 'sq';
+    const q = queue === 'sq' ? this.sqs.get(qid) : this.cqs.get(qid);
+    if (!this.engine.hasHook('doorbell')) return;
+    const related: SourceRef[] = [];
+    if (q) related.push({ file: this.file, line: q.line, raw: q.raw, note: `${queue.toUpperCase()} ${qid} created here` });
+    this.engine.fire(
+      'doorbell',
+      { queue, qid, value, offset, stride, aligned_offset: (offset - 0x1000) % stride === 0, exists: !!q, entries: q?.entries ?? null, enabled: this.enabled, shadow: this.dbbufRef !== undefined },
+      { ev, binding: `${queue}=${qid}`, related },
+    );
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  private submit(ev: Ev): void {
+    const sqid = num(ev.f.sqid);
+    const cid = num(ev.f.cid);
+    const opc = ev.f.opc === undefined ? undefined : num(ev.f.opc);
+    const admin = ev.f.admin === true;
+    const def = opc === undefined ? undefined : (admin ? this.spec.admin : this.spec.io).get(opc);
+    const key = `${admin ? 'admin' : 'io'}:${def?.name ?? (opc === undefined ? '?' : '0x' + opc.toString(16))}`;
+    this.coverage.commands[key] = (this.coverage.commands[key] ?? 0) + 1;
+    const sq = this.sqs.get(sqid);
+    const prior = sq?.outstanding.get(cid);
+    const cmd: Cmd = { sqid, cid, opc, admin, nsid: ev.f.nsid === undefined ? undefined : num(ev.f.nsid), line: ev.line, raw: ev.raw, def };
+    if (this.engine.hasHook('cmd.submit')) {
+      const related: SourceRef[] = [];
+      if (prior) related.push({ file: this.file, line: prior.line, raw: prior.raw, note: `cid ${cid} submitted here and not yet completed` });
+      if (!sq && this.enableRef) related.push(this.enableRef);
+      this.engine.fire(
+        'cmd.submit',
+        {
+          sqid,
+          cid,
+          opc: opc ?? null,
+          admin,
+          set: admin ? 'admin' : 'I/O',
+          nsid: cmd.nsid ?? null,
+          name: def?.name ?? null,
+          known_opcode: def !== undefined,
+          sq_exists: !!sq,
+          outstanding: !!prior,
+          enabled: this.enabled,
+          nsid_required: !admin && def !== undefined && def.nsid === 'required',
+          ns_active: (n: unknown) => this.nsActive(num(n)),
+          nn: this.shape.nn ?? null,
+        },
+        { ev, binding: `sq=${sqid},cid=${cid}`, related, subject: cmd },
+      );
+    }
+    if (sq) sq.outstanding.set(cid, cmd);
+    this.current = cmd;
+  }
+
+  private nsActive(nsid: number): boolean {
+    if (!(nsid >= 1)) return false;
+    const list = this.shape.namespaces;
+    if (list && list.length) return list.some((n) => n.nsid === nsid);
+    return this.shape.nn === undefined || nsid <= this.shape.nn;
+  }
+
+  private lbaSize(nsid: number): number {
+    return this.shape.namespaces?.find((n) => n.nsid === nsid)?.lba_size ?? this.shape.namespaces?.[0]?.lba_size ?? 512;
+  }
+
+  /** Details of the command being processed (QEMU prints them on their own lines; ftrace inline). */
+  private detail(ev: Ev): void {
+    const cmd = this.current;
+    const f = ev.f;
+    const subject = cmd;
+    const cmdRef = cmd ? [{ file: this.file, line: cmd.line, raw: cmd.raw, note: 'command submitted here' }] : [];
+    const fire = (hook: string, scope: () => Scope, binding: string, related: SourceRef[] = []): void => {
+      if (this.engine.hasHook(hook)) this.engine.fire(hook, scope(), { ev, binding, related: [...related, ...cmdRef.filter((r) => r.line !== ev.line)], subject });
+    };
+    const cc = decodeCc(this.cc);
+    switch (ev.kind) {
+      case 'cmd.create_cq': {
+        const cqid = num(f.cqid);
+        const existing = this.cqs.get(cqid);
+        fire(
+          'cmd.create_cq',
+          () => ({ cqid, addr: f.addr ?? null, qsize: num(f.qsize), pc: f.pc === true, ien: f.ien === true, vector: f.vector ?? null, exists: !!existing, granted: this.grantedCq, cap: this.capScope(), page_size: this.pageSize(), cc: { ...cc }, cqes: this.shape.cqes ?? null, msix_vectors: this.shape.msix_vectors ?? null }),
+          `cq=${cqid}`,
+          existing ? [{ file: this.file, line: existing.line, raw: existing.raw, note: `CQ ${cqid} already created here` }] : [],
+        );
+        if (!existing && cqid !== 0) this.cqs.set(cqid, { qid: cqid, entries: num(f.qsize) + 1, base: f.addr as number | undefined, line: ev.line, raw: ev.raw, sqs: new Set() });
+        return;
+      }
+      case 'cmd.create_sq': {
+        const sqid = num(f.sqid);
+        const cqid = num(f.cqid);
+        const existing = this.sqs.get(sqid);
+        const cq = this.cqs.get(cqid);
+        const related: SourceRef[] = [];
+        if (existing) related.push({ file: this.file, line: existing.line, raw: existing.raw, note: `SQ ${sqid} already created here` });
+        if (cq) related.push({ file: this.file, line: cq.line, raw: cq.raw, note: `CQ ${cqid} created here` });
+        fire(
+          'cmd.create_sq',
+          () => ({ sqid, cqid, addr: f.addr ?? null, qsize: num(f.qsize), pc: f.pc === true, exists: !!existing, cq_exists: !!cq && cqid !== 0, granted: this.grantedSq, cap: this.capScope(), page_size: this.pageSize(), cc: { ...cc }, sqes: this.shape.sqes ?? null }),
+          `sq=${sqid}`,
+          related,
+        );
+        if (!existing && sqid !== 0 && cq) {
+          this.sqs.set(sqid, { qid: sqid, entries: num(f.qsize) + 1, base: f.addr as number | undefined, cqid, line: ev.line, raw: ev.raw, outstanding: new Map() });
+          cq.sqs.add(sqid);
+        }
+        return;
+      }
+      case 'cmd.delete_sq': {
+        const qid = num(f.qid);
+        const sq = this.sqs.get(qid);
+        fire('cmd.delete_sq', () => ({ qid, exists: !!sq && qid !== 0 }), `sq=${qid}`);
+        if (sq && qid !== 0) {
+          this.sqs.delete(qid);
+          this.cqs.get(sq.cqid)?.sqs.delete(qid);
+        }
+        return;
+      }
+      case 'cmd.delete_cq': {
+        const qid = num(f.qid);
+        const cq = this.cqs.get(qid);
+        const bound = cq ? [...cq.sqs].map((s) => this.sqs.get(s)).filter((s): s is SQ => !!s) : [];
+        fire(
+          'cmd.delete_cq',
+          () => ({ qid, exists: !!cq && qid !== 0, bound_sqs: bound.length, bound_sq: bound[0]?.qid ?? null }),
+          `cq=${qid}`,
+          bound.map((s) => ({ file: this.file, line: s.line, raw: s.raw, note: `SQ ${s.qid} bound to CQ ${qid} created here and not deleted` })),
+        );
+        if (cq && qid !== 0) this.cqs.delete(qid);
+        return;
+      }
+      case 'cmd.setfeat':
+        if (cmd) cmd.fid = num(f.fid);
+        fire('cmd.setfeat', () => ({ fid: num(f.fid), cdw11: f.cdw11 ?? null, known: this.spec.features.has(num(f.fid)) }), `fid=${num(f.fid)}`);
+        return;
+      case 'cmd.numq':
+        if (f.got_sq !== undefined) {
+          this.grantedSq = num(f.got_sq);
+          this.grantedCq = num(f.got_cq);
+        }
+        return;
+      case 'cmd.dbbuf':
+        this.dbbufRef = this.ref(ev, 'shadow doorbells configured here');
+        fire('cmd.dbbuf', () => ({ dbs: f.dbs ?? null, eis: f.eis ?? null, page_size: this.pageSize() }), 'dbbuf');
+        return;
+      case 'cmd.identify':
+        fire('cmd.identify', () => ({ cns: num(f.cns), known: this.spec.identifyCns.has(num(f.cns)) }), `cns=${num(f.cns)}`);
+        return;
+      case 'cmd.get_log': {
+        const lid = num(f.lid);
+        const lp = this.spec.logPages.get(lid);
+        fire('cmd.get_log', () => ({ lid, len: f.len ?? null, known: lp !== undefined }), `lid=${lid}`);
+        return;
+      }
+      case 'cmd.rw': {
+        const nsid = num(f.nsid);
+        const blocks = num(f.blocks);
+        const lba = this.lbaSize(nsid);
+        if (cmd) {
+          cmd.rwOp = String(f.op);
+          cmd.rwBytes = f.op === 'write_zeroes' ? undefined : blocks * lba;
+        }
+        const mdtsBytes = this.shape.mdts > 0 ? 2 ** this.shape.mdts * 4096 * 2 ** this.shape.cap.mpsmin : 0;
+        fire(
+          'cmd.rw',
+          () => ({ op: String(f.op), nsid, slba: f.slba ?? null, blocks, bytes: f.bytes ?? null, lba_size: lba, ns_blocks: this.nsBlocks.get(nsid) ?? null, mdts_bytes: mdtsBytes, transfers: f.op !== 'write_zeroes' }),
+          `nsid=${nsid},cid=${cmd?.cid ?? '?'}`,
+        );
+        return;
+      }
+      case 'cmd.prp': {
+        const page = this.pageSize();
+        fire(
+          'cmd.prp',
+          () => ({ prp1: f.prp1 ?? null, prp2: f.prp2 ?? null, len: num(f.len), first_len: num(f.first_len), page_size: page, expected_len: cmd?.rwBytes ?? null }),
+          `sq=${cmd?.sqid ?? '?'},cid=${cmd?.cid ?? '?'}`,
+        );
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private complete(ev: Ev): void {
+    const cid = num(ev.f.cid);
+    const status = num(ev.f.status);
+    let cmd: Cmd | undefined;
+    let sq: SQ | undefined;
+    if (ev.f.sqid !== undefined) {
+      sq = this.sqs.get(num(ev.f.sqid));
+      cmd = sq?.outstanding.get(cid);
+    } else {
+      const cq = this.cqs.get(num(ev.f.cqid));
+      for (const s of cq?.sqs ?? []) {
+        const candidate = this.sqs.get(s)?.outstanding.get(cid);
+        if (candidate) {
+          cmd = candidate;
+          sq = this.sqs.get(s);
+          break;
+        }
+      }
+    }
+    const related = cmd ? [{ file: this.file, line: cmd.line, raw: cmd.raw, note: 'command submitted here' }] : [];
+    if (this.engine.hasHook('cmd.complete')) {
+      this.engine.fire('cmd.complete', { cid, cqid: ev.f.cqid ?? null, sqid: ev.f.sqid ?? sq?.qid ?? null, status, matched: !!cmd }, { ev, binding: `cq=${ev.f.cqid ?? '?'},cid=${cid}`, related });
+    }
+    if (!cmd || !sq) return;
+    sq.outstanding.delete(cid);
+    if (status !== 0) {
+      const def = cmd.def;
+      this.engine.status(ev, status, { cid, status, sqid: cmd.sqid, name: def?.name ?? (cmd.opc !== undefined ? '0x' + cmd.opc.toString(16) : '?'), status_name: this.spec.status(status)?.name ?? 'unknown status' }, { ev, binding: `sq=${cmd.sqid},cid=${cid}`, related, subject: cmd });
+    } else if (cmd.admin && cmd.opc === 0x09 && cmd.fid === 7 && ev.f.dw0 !== undefined) {
+      // Number of Queues: the controller's answer is the grant (0's based counts in DW0).
+      const dw0 = num(ev.f.dw0);
+      this.grantedSq = (dw0 & 0xffff) + 1;
+      this.grantedCq = (dw0 >>> 16) + 1;
+    }
+  }
+
+  private deviceError(ev: Ev): void {
+    const name = String(ev.f.event);
+    if (name.startsWith('pci_nvme_err_startfail')) {
+      this.enabled = false;
+    }
+    if (name === 'pci_nvme_err_invalid_lba_range' && ev.f.limit !== undefined && this.current?.nsid !== undefined) {
+      // QEMU tells us the namespace size it checked against.
+      this.nsBlocks.set(this.current.nsid, num(ev.f.limit));
+    }
+    const cmd = this.current;
+    this.engine.deviceEvent(ev, { ev, binding: cmd ? `sq=${cmd.sqid},cid=${cmd.cid}` : name, related: cmd ? [{ file: this.file, line: cmd.line, raw: cmd.raw, note: 'command submitted here' }] : [], subject: cmd });
+  }
+
+  /** Live-state size, for the benchmark's claim that memory follows queues and commands in flight. */
+  liveState(): { queues: number; outstanding: number } {
+    let outstanding = 0;
+    for (const s of this.sqs.values()) outstanding += s.outstanding.size;
+    return { queues: this.sqs.size + this.cqs.size, outstanding };
+  }
+}

@@ -1,0 +1,137 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { isMap, isSeq, isScalar, type Node } from 'yaml';
+import { listSpecFiles, loadSpecFile, type LoadedSpec } from '../specs/load.js';
+import { specPath } from '../util/paths.js';
+import { compileExpr, ExprError, type Compiled } from './expr.js';
+import { UserError, type Located } from '../util/errors.js';
+import type { RuleMeta, Severity } from '../findings/finding.js';
+import { CHECK_KINDS } from './check-kinds.js';
+
+/** The rule catalog: specs/rules/*.yaml (plus --rules DIR), schema-checked, expressions compiled once. */
+
+export interface RuleSpec {
+  id: string;
+  severity: Severity;
+  title: string;
+  message: string;
+  section: string;
+  explanation: string;
+  fix?: string;
+  formats?: string[];
+  given?: string;
+  when?: string;
+  then: { check: string; [opt: string]: unknown };
+  device_events?: string[];
+  statuses?: number[];
+  examples?: { conforming?: string; violating?: string };
+}
+
+export interface CompiledRule {
+  meta: RuleMeta;
+  spec: RuleSpec;
+  given?: string;
+  when?: Compiled;
+  /** Compiled expressions among then's options (keys listed per check kind). */
+  exprs: Record<string, Compiled>;
+  file: string;
+  domain: string;
+}
+
+export interface Catalog {
+  rules: CompiledRule[];
+  byId: Map<string, CompiledRule>;
+  byHook: Map<string, CompiledRule[]>;
+  byDeviceEvent: Map<string, CompiledRule>;
+  byStatus: Map<number, CompiledRule>;
+}
+
+
+function locateRuleKey(spec: LoadedSpec, index: number, key: string, sub?: string): { line: number; col: number } {
+  const rules = spec.doc.get('rules', true);
+  let node: Node | undefined;
+  if (isSeq(rules)) {
+    const r = rules.items[index];
+    if (isMap(r)) {
+      const v = r.get(key, true);
+      node = (sub && isMap(v) ? (v.get(sub, true) as Node) : (v as Node)) ?? (r as Node);
+    }
+  }
+  const off = node && node.range ? node.range[0] + (isScalar(node) && (node as { type?: string }).type !== 'PLAIN' ? 1 : 0) : 0;
+  return spec.lineCounter.linePos(off);
+}
+
+export function loadCatalog(extraDirs: string[] = [], opts: { families?: string[] } = {}): Catalog {
+  const files = listSpecFiles(specPath('rules'));
+  for (const d of extraDirs) {
+    if (!fs.existsSync(d)) throw new UserError(`${d}: no such rules directory`);
+    files.push(...(fs.statSync(d).isDirectory() ? listSpecFiles(d) : [d]));
+  }
+  const cat: Catalog = { rules: [], byId: new Map(), byHook: new Map(), byDeviceEvent: new Map(), byStatus: new Map() };
+  const problems: Located[] = [];
+  for (const file of files) {
+    const spec = loadSpecFile<{ family: string; rules: RuleSpec[] }>(file, 'rules');
+    if (opts.families && !opts.families.includes(spec.data.family)) continue;
+    spec.data.rules.forEach((r, i) => {
+      const where = (key: string, sub?: string): Located => ({ file, ...locateRuleKey(spec, i, key, sub), message: '' });
+      if (cat.byId.has(r.id)) {
+        problems.push({ ...where('id'), message: `duplicate rule id '${r.id}' (also in ${path.relative(process.cwd(), cat.byId.get(r.id)!.file)})` });
+        return;
+      }
+      const compile = (src: string, key: string, sub?: string): Compiled | undefined => {
+        try {
+          return compileExpr(src);
+        } catch (err) {
+          if (!(err instanceof ExprError)) throw err;
+          const p = where(key, sub);
+          problems.push({ file, line: p.line, col: p.col + err.offset, message: `${r.id}: ${err.message}` });
+          return undefined;
+        }
+      };
+      const kind = CHECK_KINDS[r.then.check];
+      if (!kind) {
+        problems.push({ ...where('then', 'check'), message: `${r.id}: unknown check kind '${r.then.check}' (known: ${Object.keys(CHECK_KINDS).join(', ')})` });
+        return;
+      }
+      const keys = kind.exprs;
+      const exprs: Record<string, Compiled> = {};
+      for (const k of keys) {
+        const src = r.then[k];
+        if (typeof src === 'number') exprs[k] = () => src;
+        else if (typeof src === 'string') {
+          const c = compile(src, 'then', k);
+          if (c) exprs[k] = c;
+        } else problems.push({ ...where('then'), message: `${r.id}: check '${r.then.check}' needs option '${k}'` });
+      }
+      const when = r.when ? compile(r.when, 'when') : undefined;
+      if (kind.needsGiven && !r.given) {
+        problems.push({ ...where('then'), message: `${r.id}: check '${r.then.check}' needs 'given' (the moment it looks at)` });
+        return;
+      }
+      const meta: RuleMeta = {
+        id: r.id,
+        severity: r.severity,
+        family: spec.data.family,
+        title: r.title,
+        message: r.message,
+        section: r.section,
+        explanation: r.explanation,
+        fix: r.fix,
+        formats: r.formats,
+      };
+      const rule: CompiledRule = { meta, spec: r, given: r.given, when, exprs, file, domain: kind.domain };
+      cat.rules.push(rule);
+      cat.byId.set(r.id, rule);
+      if (kind.domain !== 'wire') return;
+      if (r.given) {
+        const list = cat.byHook.get(r.given) ?? [];
+        list.push(rule);
+        cat.byHook.set(r.given, list);
+      }
+      for (const e of r.device_events ?? []) cat.byDeviceEvent.set(e, rule);
+      for (const s of r.statuses ?? []) cat.byStatus.set(s, rule);
+    });
+  }
+  if (problems.length) throw new UserError(`invalid rule catalog (${problems.length} problem(s))`, problems);
+  return cat;
+}

@@ -1,0 +1,155 @@
+import type { Finding, SourceRef } from '../findings/finding.js';
+import type { Ev } from '../normalise/event.js';
+import type { Catalog, CompiledRule } from './catalog.js';
+import { truthy, BUILTINS, type Scope, type Value } from './expr.js';
+
+/**
+ * Runs the catalog's generic check kinds at the moments (hooks) the model announces. The model knows
+ * NVMe; this file knows only how to evaluate rules and word findings.
+ */
+
+/** What a command carries for de-duplication: one cause, one finding, however many lines report it. */
+export interface Flaggable {
+  flagged?: Map<string, Finding>;
+}
+
+export interface HookContext {
+  ev: Ev;
+  related?: SourceRef[];
+  binding?: string;
+  subject?: Flaggable;
+}
+
+function fmt(v: Value, style?: string): string {
+  if (v === undefined || v === null) return '?';
+  if (style === 'hex' || ((typeof v === 'number' || typeof v === 'bigint') && style !== 'dec' && v > 0xffff)) {
+    return typeof v === 'number' || typeof v === 'bigint' ? '0x' + v.toString(16) : String(v);
+  }
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+
+export function renderMessage(template: string, scope: Scope): string {
+  return template.replace(/\{([a-zA-Z_][\w.]*)(?::(hex|dec))?\}/g, (_m, path: string, style?: string) => {
+    let v: Value = scope;
+    for (const k of path.split('.')) v = v && typeof v === 'object' && !Array.isArray(v) ? (v as Scope)[k] : undefined;
+    return fmt(v, style);
+  });
+}
+
+export class RuleEngine {
+  readonly findings: Finding[] = [];
+  readonly exercised = new Set<string>();
+  private readonly seen = new Set<string>();
+
+  constructor(
+    private readonly cat: Catalog,
+    private readonly file: string,
+    private readonly onFinding?: (f: Finding) => void,
+    private readonly disabled: Set<string> = new Set(),
+  ) {}
+
+  hasHook(hook: string): boolean {
+    return this.cat.byHook.has(hook);
+  }
+
+  /** Evaluates every rule given at this hook; scope is built by the caller only when hasHook() said so. */
+  fire(hook: string, scope: Scope, ctx: HookContext): void {
+    const rules = this.cat.byHook.get(hook);
+    if (!rules) return;
+    for (const r of rules) {
+      if (this.disabled.has(r.meta.id)) continue;
+      if (r.when && !truthy(r.when(scope))) continue;
+      this.exercised.add(r.meta.id);
+      if (!this.passes(r, scope)) this.report(r, scope, ctx);
+    }
+  }
+
+  private passes(r: CompiledRule, s: Scope): boolean {
+    const x = r.exprs;
+    switch (r.spec.then.check) {
+      case 'assert':
+        return truthy(x.that!(s));
+      case 'aligned':
+        return truthy(BUILTINS.aligned!(x.value!(s), x.to!(s)));
+      case 'at-most': {
+        const v = x.value!(s);
+        const l = x.limit!(s);
+        return v == null || l == null || !(Number(v) > Number(l));
+      }
+      case 'at-least': {
+        const v = x.value!(s);
+        const l = x.limit!(s);
+        return v == null || l == null || !(Number(v) < Number(l));
+      }
+      default:
+        return true;
+    }
+  }
+
+  /** A finding, unless the same cause on the same subject was already reported (then the line becomes related). */
+  report(r: CompiledRule, scope: Scope, ctx: HookContext, extraMessage?: string): Finding | undefined {
+    const { ev, subject } = ctx;
+    const prior = subject?.flagged?.get(r.meta.id);
+    if (prior) {
+      if (!prior.related.some((x) => x.line === ev.line)) prior.related.push({ file: this.file, line: ev.line, raw: ev.raw, note: 'also reported here' });
+      return undefined;
+    }
+    const key = `${r.meta.id}@${ev.line}`;
+    if (this.seen.has(key)) return undefined;
+    this.seen.add(key);
+    const f: Finding = {
+      rule: r.meta.id,
+      severity: r.meta.severity,
+      message: extraMessage ?? renderMessage(r.meta.message, scope),
+      file: this.file,
+      line: ev.line,
+      raw: ev.raw,
+      related: (ctx.related ?? []).filter((x) => x.line !== ev.line),
+      binding: ctx.binding,
+      section: r.meta.section,
+      source: 'model',
+    };
+    if (subject) (subject.flagged ??= new Map()).set(r.meta.id, f);
+    this.findings.push(f);
+    this.onFinding?.(f);
+    return f;
+  }
+
+  /** A QEMU pci_nvme_err_* or pci_nvme_ub_* event that names a rule of ours. */
+  deviceEvent(ev: Ev, ctx: HookContext): boolean {
+    const r = this.cat.byDeviceEvent.get(String(ev.f.event));
+    if (!r || this.disabled.has(r.meta.id)) return false;
+    this.exercised.add(r.meta.id);
+    const body = ev.raw.slice(ev.raw.indexOf(String(ev.f.event)) + String(ev.f.event).length).trim();
+    const f = this.report(r, ev.f as Scope, ctx, `${r.meta.title}: the device reported ${String(ev.f.event)}${body ? ` (${body})` : ''}`);
+    if (f) f.source = 'device';
+    return true;
+  }
+
+  /** A completion with an error status: the rule that owns that status, else the generic status rule. */
+  status(ev: Ev, status: number, scope: Scope, ctx: HookContext): void {
+    const code = status & 0x7ff;
+    const r = this.cat.byStatus.get(code) ?? this.cat.rules.find((x) => x.spec.then.check === 'status-success');
+    // (only wire-domain rules are indexed by status)
+    if (!r || this.disabled.has(r.meta.id)) return;
+    this.exercised.add(r.meta.id);
+    const ignore = (r.spec.then.ignore as number[] | undefined) ?? [];
+    if (ignore.includes(code)) return;
+    // A command already reported as an error for its cause needs no second finding for its status.
+    const subj = ctx.subject;
+    if (subj?.flagged && [...subj.flagged.values()].some((f) => f.severity === 'error')) {
+      const first = [...subj.flagged.values()][0]!;
+      if (!first.related.some((x) => x.line === ev.line)) first.related.push({ file: this.file, line: ev.line, raw: ev.raw, note: 'completed with an error status here' });
+      return;
+    }
+    const generic = r.spec.then.check === 'status-success';
+    const msg = generic ? undefined : `${r.meta.title}: ${String(scope.name)} cid ${String(scope.cid)} completed with status 0x${status.toString(16)} (${String(scope.status_name)})`;
+    const f = this.report(r, scope, ctx, msg);
+    if (f) f.source = 'device';
+  }
+
+  ruleIds(): string[] {
+    return this.cat.rules.map((r) => r.meta.id);
+  }
+}
