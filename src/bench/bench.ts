@@ -18,14 +18,16 @@ const SELF = fileURLToPath(import.meta.url);
 function buildTrace(target: number, out: string): number {
   const src = fs.readFileSync(path.join(PACKAGE_ROOT, 'examples', 'linux-mixed-io.log'), 'utf8').split('\n');
   if (src[src.length - 1] === '') src.pop();
-  // The I/O phase: after Linux's Doorbell Buffer Config completes, up to its first Delete SQ at power-off.
-  const dbbuf = src.findIndex((l) => l.includes("opname 'NVME_ADM_CMD_DBBUF_CONFIG'"));
-  const ioStart = src.findIndex((l, i) => i > dbbuf && l.startsWith('pci_nvme_enqueue_req_completion'));
-  const ioEnd = src.findIndex((l) => l.startsWith('pci_nvme_del_sq'));
-  const adminCmdBeforeDelete = src.lastIndexOf(src.slice(0, ioEnd).reverse().find((l) => l.includes("NVME_ADM_CMD_DELETE_SQ")) ?? '', ioEnd);
-  const head = src.slice(0, ioStart + 1);
-  const cut = adminCmdBeforeDelete > 0 ? adminCmdBeforeDelete - 2 : ioEnd;
-  const body = src.slice(ioStart + 1, cut);
+  // The repeated block runs from just after Linux submits its long-lived Async Event Request (which stays
+  // outstanding, so repeating it would reuse cid 31 while live) to just before the power-off queue deletion.
+  // Every other command of the block completes inside it, so repetitions are consistent NVMe.
+  const aer = src.findIndex((l) => l.startsWith('pci_nvme_aer cid'));
+  const firstDelete = src.findIndex((l) => l.includes("opname 'NVME_ADM_CMD_DELETE_SQ'"));
+  // Back up to the doorbell write that submitted the first Delete SQ.
+  let cut = firstDelete;
+  while (cut > 0 && !src[cut]!.startsWith('pci_nvme_mmio_write addr 0x1000 ')) cut--;
+  const head = src.slice(0, aer + 1);
+  const body = src.slice(aer + 1, cut);
   const tail = src.slice(cut);
   const fd = fs.openSync(out, 'w');
   let n = 0;

@@ -243,12 +243,11 @@ export class ControllerModel {
     const queue = index & 1 ? 'cq' : 'sq';
     const q = queue === 'sq' ? this.sqs.get(qid) : this.cqs.get(qid);
     if (!this.engine.hasHook('doorbell')) return;
-    const related: SourceRef[] = [];
-    if (q) related.push({ file: this.file, line: q.line, raw: q.raw, note: `${queue.toUpperCase()} ${qid} created here` });
+    const related = (): SourceRef[] => (q ? [{ file: this.file, line: q.line, raw: q.raw, note: `${queue.toUpperCase()} ${qid} created here` }] : []);
     this.engine.fire(
       'doorbell',
       { queue, qid, value, offset, stride, aligned_offset: (offset - 0x1000) % stride === 0, exists: !!q, entries: q?.entries ?? null, enabled: this.enabled, shadow: this.dbbufRef !== undefined },
-      { ev, binding: `${queue}=${qid}`, related },
+      { ev, binding: () => `${queue}=${qid}`, related },
     );
   }
 
@@ -266,9 +265,13 @@ export class ControllerModel {
     const prior = sq?.outstanding.get(cid);
     const cmd: Cmd = { sqid, cid, opc, admin, nsid: ev.f.nsid === undefined ? undefined : num(ev.f.nsid), line: ev.line, raw: ev.raw, def };
     if (this.engine.hasHook('cmd.submit')) {
-      const related: SourceRef[] = [];
-      if (prior) related.push({ file: this.file, line: prior.line, raw: prior.raw, note: `cid ${cid} submitted here and not yet completed` });
-      if (!sq && this.enableRef) related.push(this.enableRef);
+      const enableRef = this.enableRef;
+      const related = (): SourceRef[] => {
+        const out: SourceRef[] = [];
+        if (prior) out.push({ file: this.file, line: prior.line, raw: prior.raw, note: `cid ${cid} submitted here and not yet completed` });
+        if (!sq && enableRef) out.push(enableRef);
+        return out;
+      };
       this.engine.fire(
         'cmd.submit',
         {
@@ -287,7 +290,7 @@ export class ControllerModel {
           ns_active: (n: unknown) => this.nsActive(num(n)),
           nn: this.shape.nn ?? null,
         },
-        { ev, binding: `sq=${sqid},cid=${cid}`, related, subject: cmd },
+        { ev, binding: () => `sq=${sqid},cid=${cid}`, related, subject: cmd },
       );
     }
     if (sq) sq.outstanding.set(cid, cmd);
@@ -310,9 +313,9 @@ export class ControllerModel {
     const cmd = this.current;
     const f = ev.f;
     const subject = cmd;
-    const cmdRef = cmd ? [{ file: this.file, line: cmd.line, raw: cmd.raw, note: 'command submitted here' }] : [];
+    const cmdRef = (): SourceRef[] => (cmd && cmd.line !== ev.line ? [{ file: this.file, line: cmd.line, raw: cmd.raw, note: 'command submitted here' }] : []);
     const fire = (hook: string, scope: () => Scope, binding: string, related: SourceRef[] = []): void => {
-      if (this.engine.hasHook(hook)) this.engine.fire(hook, scope(), { ev, binding, related: [...related, ...cmdRef.filter((r) => r.line !== ev.line)], subject });
+      if (this.engine.hasHook(hook)) this.engine.fire(hook, scope(), { ev, binding, related: () => [...related, ...cmdRef()], subject });
     };
     const cc = decodeCc(this.cc);
     switch (ev.kind) {
@@ -443,9 +446,9 @@ export class ControllerModel {
         }
       }
     }
-    const related = cmd ? [{ file: this.file, line: cmd.line, raw: cmd.raw, note: 'command submitted here' }] : [];
+    const related = (): SourceRef[] => (cmd ? [{ file: this.file, line: cmd.line, raw: cmd.raw, note: 'command submitted here' }] : []);
     if (this.engine.hasHook('cmd.complete')) {
-      this.engine.fire('cmd.complete', { cid, cqid: ev.f.cqid ?? null, sqid: ev.f.sqid ?? sq?.qid ?? null, status, matched: !!cmd }, { ev, binding: `cq=${ev.f.cqid ?? '?'},cid=${cid}`, related });
+      this.engine.fire('cmd.complete', { cid, cqid: ev.f.cqid ?? null, sqid: ev.f.sqid ?? sq?.qid ?? null, status, matched: !!cmd }, { ev, binding: () => `cq=${String(ev.f.cqid ?? '?')},cid=${cid}`, related });
     }
     if (!cmd || !sq) return;
     sq.outstanding.delete(cid);

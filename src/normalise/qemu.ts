@@ -1,6 +1,30 @@
 import type { TraceRecord } from '../parse/record.js';
 import type { Ev } from './event.js';
 
+/** The QEMU events whose normalised form the controller model consumes; the parser may skip the rest. */
+export const QEMU_MODEL_EVENTS = new Set([
+  'pci_nvme_mmio_write',
+  'pci_nvme_mmio_read',
+  'pci_nvme_pci_reset',
+  'pci_nvme_admin_cmd',
+  'pci_nvme_io_cmd',
+  'pci_nvme_create_cq',
+  'pci_nvme_create_sq',
+  'pci_nvme_del_sq',
+  'pci_nvme_del_cq',
+  'pci_nvme_identify',
+  'pci_nvme_get_log',
+  'pci_nvme_setfeat',
+  'pci_nvme_setfeat_numq',
+  'pci_nvme_dbbuf_config',
+  'pci_nvme_read',
+  'pci_nvme_write',
+  'pci_nvme_map_prp',
+  'pci_nvme_map_sgl',
+  'pci_nvme_dsm_deallocate',
+  'pci_nvme_enqueue_req_completion',
+]);
+
 /** QEMU pci_nvme_* records -> normalised events. Redundant echo lines (mmio_cfg, mmio_asqaddr...) map to nothing. */
 export function normaliseQemu(r: TraceRecord): Ev | undefined {
   const f = r.fields;

@@ -23,6 +23,7 @@ export class FtraceParser implements LineParser {
   readonly diagnostics: ParseDiagnostic[] = [];
   readonly unknownEvents = new Map<string, number>();
   otherLines = 0;
+  skipped = 0;
   private readonly defs: Map<string, EventDef>;
 
   constructor(defs = loadEventDefs('ftrace')) {
@@ -36,6 +37,11 @@ export class FtraceParser implements LineParser {
       return undefined;
     }
     const env = this.envelope(text);
+    if (!env && !/-\d+ +\[\d+\]|\d+\.\d+: nvme_[a-z_]+: /.test(text)) {
+      // Serial consoles interleave boot output with the cat'ed trace: not ftrace records, not errors.
+      this.otherLines++;
+      return undefined;
+    }
     if (!env) {
       const m = envelopeGrammar().match(text);
       const col = m.failed() ? m.getRightmostFailurePosition() + 1 : 1;

@@ -16,6 +16,24 @@ function envelopeGrammar(): ohm.Grammar {
   return envelope;
 }
 
+interface TrieNode {
+  next: (TrieNode | undefined)[];
+  def: EventDef | undefined;
+}
+
+function buildTrie(defs: Map<string, EventDef>): TrieNode {
+  const root: TrieNode = { next: new Array(128).fill(undefined), def: undefined };
+  for (const [name, def] of defs) {
+    let n = root;
+    for (let i = PREFIX.length; i < name.length; i++) {
+      const c = name.charCodeAt(i);
+      n = n.next[c] ??= { next: new Array(128).fill(undefined), def: undefined };
+    }
+    n.def = def;
+  }
+  return root;
+}
+
 /**
  * QEMU `log` trace backend lines: `[PID@SEC.USEC:]pci_nvme_<event> <message>`.
  * The hot path never touches Ohm: name lookup, then the event's compiled template.
@@ -25,10 +43,17 @@ export class QemuParser implements LineParser {
   readonly diagnostics: ParseDiagnostic[] = [];
   readonly unknownEvents = new Map<string, number>();
   otherLines = 0;
+  skipped = 0;
   private readonly defs: Map<string, EventDef>;
+  private readonly wanted?: Set<string>;
+  private readonly scratch = {};
+  private readonly trie: TrieNode;
 
-  constructor(defs = loadEventDefs('qemu')) {
-    this.defs = defs;
+  /** wanted: the events the consumer uses; others are only checked to fit their template (no allocation). */
+  constructor(opts: { wanted?: Set<string>; defs?: Map<string, EventDef> } = {}) {
+    this.defs = opts.defs ?? loadEventDefs('qemu');
+    this.wanted = opts.wanted;
+    this.trie = buildTrie(this.defs);
   }
 
   parse(text: string, line: number): TraceRecord | undefined {
@@ -41,9 +66,20 @@ export class QemuParser implements LineParser {
       pos = at + 1;
     }
     if (!text.startsWith(PREFIX, pos)) return this.other(text, line);
-    const sp = text.indexOf(' ', pos);
-    const name = sp === -1 ? text.slice(pos) : text.slice(pos, sp);
-    const def = this.defs.get(name);
+    // Walk the name through a trie of known events: no substring, no hashing on the hot path.
+    let node: TrieNode | undefined = this.trie;
+    let i = pos + PREFIX.length;
+    const len = text.length;
+    while (i < len) {
+      const c = text.charCodeAt(i);
+      if (c === 32) break;
+      node = c < 128 ? node.next[c] : undefined;
+      if (node === undefined) break;
+      i++;
+    }
+    const def = node !== undefined && (i === len || text.charCodeAt(i) === 32) ? node.def : undefined;
+    const sp = def !== undefined ? (i === len ? -1 : i) : text.indexOf(' ', pos);
+    const name = def !== undefined ? def.name : sp === -1 ? text.slice(pos) : text.slice(pos, sp);
     if (def === undefined) {
       if (/^pci_nvme_[a-z0-9_]+$/.test(name)) {
         this.unknownEvents.set(name, (this.unknownEvents.get(name) ?? 0) + 1);
@@ -53,6 +89,12 @@ export class QemuParser implements LineParser {
     }
     // Events without arguments print their message after one space; an argument-less template may be empty.
     const bodyStart = sp === -1 ? text.length : sp + 1;
+    if (FAST && this.wanted !== undefined && def.cls === 'info' && !this.wanted.has(name)) {
+      if (def.tpl.fits(text, bodyStart, this.scratch)) {
+        this.skipped++;
+        return undefined;
+      }
+    }
     const fields = FAST ? def.tpl.match(text, bodyStart) : slowMatch(def.tpl, text, bodyStart);
     if (fields === null) {
       const d = diagnose(def.tpl, text, bodyStart, name);

@@ -26,4 +26,6 @@ export interface LineParser {
   unknownEvents: Map<string, number>;
   /** Lines that are not events of this format (boot noise, comments, other QEMU subsystems). */
   otherLines: number;
+  /** Well-formed events the consumer said it does not need (validated, not materialised). */
+  skipped: number;
 }

@@ -20,8 +20,18 @@ export type Piece =
   | { t: 'hole'; name: string; type: HoleType }
   | { t: 'opt'; pieces: Piece[] };
 
-const templateGrammar = ohm.grammar(fs.readFileSync(grammarPath('event-template.ohm'), 'utf8'));
-const templateSemantics = templateGrammar.createSemantics().addOperation('pieces', {
+let templateGrammar: ohm.Grammar | undefined;
+let templateSemantics: ohm.Semantics | undefined;
+
+function templateParser(): { g: ohm.Grammar; sem: ohm.Semantics } {
+  if (!templateGrammar || !templateSemantics) {
+    templateGrammar = ohm.grammar(fs.readFileSync(grammarPath('event-template.ohm'), 'utf8'));
+    templateSemantics = templateGrammar.createSemantics().addOperation('pieces', PIECES_ACTIONS);
+  }
+  return { g: templateGrammar, sem: templateSemantics };
+}
+
+const PIECES_ACTIONS: ohm.ActionDict<unknown> = {
   Template(p) {
     return p.pieces();
   },
@@ -40,7 +50,7 @@ const templateSemantics = templateGrammar.createSemantics().addOperation('pieces
   literal(chars) {
     return { t: 'lit', text: chars.children.map((c) => unescapeLit(c.sourceString)).join('') };
   },
-});
+};
 
 function unescapeLit(s: string): string {
   switch (s) {
@@ -79,12 +89,13 @@ export class TemplateError extends Error {
 }
 
 export function parseTemplate(template: string): Piece[] {
-  const m = templateGrammar.match(template);
+  const { g, sem } = templateParser();
+  const m = g.match(template);
   if (m.failed()) {
     const off = m.getRightmostFailurePosition();
     throw new TemplateError(`bad event template at column ${off + 1}: ${m.shortMessage ?? 'syntax error'}`, off);
   }
-  const pieces = templateSemantics(m).pieces() as Piece[];
+  const pieces = sem(m).pieces() as Piece[];
   checkAmbiguity(pieces);
   return pieces;
 }
@@ -114,9 +125,12 @@ const LIMIT: Record<string, number> = { u8: 0xff, u16: 0xffff, u32: 0xffffffff, 
 /** Result of a fast match: the fields, or -1-position of the first mismatch (so callers can skip Ohm when they only need a yes/no). */
 export interface CompiledTemplate {
   pieces: Piece[];
+  ops: Op[];
   fieldNames: string[];
   /** Returns the fields, or null when the line does not fit (then ask diagnose()). */
   match(line: string, start: number): Fields | null;
+  /** Checks the line fits, writing fields into a caller-owned scratch object (no allocation). */
+  fits(line: string, start: number, scratch: Fields): boolean;
 }
 
 function fail(pos: number): number {
@@ -134,105 +148,167 @@ function hexVal(c: number): number {
 /** Where the last failed scan stopped fitting (0-based); read right after a -1. */
 let failPos = 0;
 
-/** Scans one piece list; returns the end position or -1 (failPos says where). Writes holes into out. */
-function scan(pieces: Piece[], line: string, pos: number, out: Fields, atTop: boolean): number {
-  const n = pieces.length;
+/**
+ * Pieces compiled to ops of one object shape (monomorphic for V8): the scanner switches on a small integer
+ * instead of comparing type names and looking limits up by key.
+ */
+const K_LIT = 0;
+const K_OPT = 1;
+const K_STR = 2;
+const K_WORD = 3;
+const K_DEC = 4;
+const K_HEX = 5;
+
+interface Op {
+  k: number;
+  text: string; // literal text (K_LIT)
+  name: string; // field name (holes)
+  max: number; // max digits
+  lim: number; // max value for widths below 53 bits, else -1
+  signed: boolean;
+  sub: Op[] | null; // K_OPT
+  /** K_STR: the literal that ends it, and whether that literal must end the line. */
+  until: string | null;
+  anchored: boolean;
+}
+
+function toOps(pieces: Piece[], top: boolean): Op[] {
+  return pieces.map((p, i): Op => {
+    const op: Op = { k: K_LIT, text: '', name: '', max: 0, lim: -1, signed: false, sub: null, until: null, anchored: false };
+    if (p.t === 'lit') op.text = p.text;
+    else if (p.t === 'opt') {
+      op.k = K_OPT;
+      op.sub = toOps(p.pieces, false);
+    } else {
+      op.name = p.name;
+      if (p.type === 'str') {
+        op.k = K_STR;
+        const next = pieces[i + 1];
+        op.until = next && next.t === 'lit' ? next.text : null;
+        op.anchored = top && i + 2 === pieces.length;
+        if (!next) op.anchored = top;
+      } else if (p.type === 'word') op.k = K_WORD;
+      else {
+        op.k = p.type.startsWith('x') ? K_HEX : K_DEC;
+        op.max = MAX_DIGITS[p.type]!;
+        op.lim = LIMIT[p.type] ?? -1;
+        op.signed = p.type.startsWith('i');
+        if (p.type === 'i32') op.lim = 0x7fffffff;
+      }
+    }
+    return op;
+  });
+}
+
+/** Scans a line against ops; returns the end position or -1 (failPos says where). Writes holes into out. */
+function scan(ops: Op[], line: string, pos: number, out: Fields): number {
+  const n = ops.length;
+  const len = line.length;
   for (let i = 0; i < n; i++) {
-    const p = pieces[i]!;
-    if (p.t === 'lit') {
-      if (!line.startsWith(p.text, pos)) return fail(pos);
-      pos += p.text.length;
-      continue;
-    }
-    if (p.t === 'opt') {
-      const save = pos;
-      const r = scan(p.pieces, line, pos, out, false);
-      pos = r === -1 ? save : r;
-      continue;
-    }
-    const type = p.type;
-    const len = line.length;
-    if (type === 'str' || type === 'word') {
-      const next = pieces[i + 1];
-      let end: number;
-      if (type === 'word') {
-        end = pos;
+    const op = ops[i]!;
+    switch (op.k) {
+      case K_LIT:
+        if (!line.startsWith(op.text, pos)) return fail(pos);
+        pos += op.text.length;
+        continue;
+      case K_OPT: {
+        const r = scan(op.sub!, line, pos, out);
+        if (r !== -1) pos = r;
+        continue;
+      }
+      case K_WORD: {
+        let end = pos;
         while (end < len) {
           const c = line.charCodeAt(end);
           if (c === 32 || c === 44 || c === 41 || c === 93 || c === 9) break; // space , ) ]
           end++;
         }
         if (end === pos) return fail(pos);
-      } else if (!next) {
-        end = atTop ? len : -1;
-        if (end === -1) return fail(pos);
-      } else if (next.t === 'lit') {
-        // The last literal of a template anchors at the line end; others at their first occurrence.
-        if (atTop && i + 2 === n) {
-          end = line.endsWith(next.text) ? len - next.text.length : -1;
+        out[op.name] = line.slice(pos, end);
+        pos = end;
+        continue;
+      }
+      case K_STR: {
+        let end: number;
+        const until = op.until;
+        if (until === null) {
+          if (!op.anchored) return fail(pos);
+          end = len;
+        } else if (op.anchored) {
+          // The last literal of a template anchors at the line end; others at their first occurrence.
+          end = line.endsWith(until) ? len - until.length : -1;
           if (end < pos) return fail(pos);
         } else {
-          end = line.indexOf(next.text, pos);
+          end = line.indexOf(until, pos);
           if (end === -1) return fail(pos);
         }
-      } else return fail(pos);
-      out[p.name] = line.slice(pos, end);
-      pos = end;
-      continue;
-    }
-    const hex = type.charCodeAt(0) === 120; // 'x'
-    const start = pos;
-    let neg = false;
-    if (!hex && type.charCodeAt(0) === 105 && line.charCodeAt(pos) === 45) {
-      neg = true;
-      pos++;
-    }
-    let v = 0;
-    const digitsStart = pos;
-    if (hex) {
-      while (pos < len) {
-        const d = hexVal(line.charCodeAt(pos));
-        if (d < 0) break;
-        v = v * 16 + d;
-        pos++;
+        out[op.name] = line.slice(pos, end);
+        pos = end;
+        continue;
       }
-    } else {
-      while (pos < len) {
-        const c = line.charCodeAt(pos);
-        if (c < 48 || c > 57) break;
-        v = v * 10 + (c - 48);
-        pos++;
+      default: {
+        const start = pos;
+        let neg = false;
+        if (op.signed && line.charCodeAt(pos) === 45) {
+          neg = true;
+          pos++;
+        }
+        let v = 0;
+        const digitsStart = pos;
+        if (op.k === K_HEX) {
+          while (pos < len) {
+            const d = hexVal(line.charCodeAt(pos));
+            if (d < 0) break;
+            v = v * 16 + d;
+            pos++;
+          }
+        } else {
+          while (pos < len) {
+            const c = line.charCodeAt(pos);
+            if (c < 48 || c > 57) break;
+            v = v * 10 + (c - 48);
+            pos++;
+          }
+        }
+        const nd = pos - digitsStart;
+        if (nd === 0 || nd > op.max) return fail(start);
+        if (v > Number.MAX_SAFE_INTEGER) {
+          const digits = line.slice(digitsStart, pos);
+          const big = BigInt(op.k === K_HEX ? '0x' + digits : digits);
+          if (big > 0xffffffffffffffffn) return fail(start);
+          out[op.name] = neg ? -big : big;
+          continue;
+        }
+        if (op.lim !== -1 && v > (neg ? op.lim + 1 : op.lim)) return fail(start);
+        out[op.name] = neg ? -v : v;
       }
     }
-    const nd = pos - digitsStart;
-    if (nd === 0 || nd > MAX_DIGITS[type]!) return fail(start);
-    if (v > Number.MAX_SAFE_INTEGER) {
-      const big = BigInt(hex ? '0x' + line.slice(digitsStart, pos) : line.slice(digitsStart, pos));
-      if (big > 0xffffffffffffffffn) return fail(start);
-      out[p.name] = neg ? -big : big;
-      continue;
-    }
-    const lim = LIMIT[type];
-    if (lim !== undefined && v > lim) return fail(start);
-    if (type === 'i32' && v > (neg ? 0x80000000 : 0x7fffffff)) return fail(start);
-    out[p.name] = neg ? -v : v;
   }
   return pos;
 }
 
 export function compileTemplate(template: string): CompiledTemplate {
-  const pieces = parseTemplate(template);
+  return compilePieces(parseTemplate(template));
+}
+
+/** Builds the matcher from already-parsed pieces (from the template cache). */
+export function compilePieces(pieces: Piece[]): CompiledTemplate {
   const fieldNames: string[] = [];
   const collect = (ps: Piece[]): void =>
     ps.forEach((p) => (p.t === 'hole' ? fieldNames.push(p.name) : p.t === 'opt' ? collect(p.pieces) : undefined));
   collect(pieces);
+  const ops = toOps(pieces, true);
   return {
     pieces,
+    ops,
     fieldNames,
     match(line: string, start: number): Fields | null {
       const out: Fields = {};
-      const end = scan(pieces, line, start, out, true);
+      const end = scan(ops, line, start, out);
       return end === line.length ? out : null;
+    },
+    fits(line: string, start: number, scratch: Fields): boolean {
+      return scan(ops, line, start, scratch) === line.length;
     },
   };
 }
@@ -354,7 +430,7 @@ export function slowMatch(compiled: CompiledTemplate, line: string, start: numbe
     }
     // Type and range-check the hole text with the same scanner (a one-hole template).
     const one: Fields = {};
-    if (scan([{ t: 'hole', name, type }], text, 0, one, true) !== text.length) return null;
+    if (scan(toOps([{ t: 'hole', name, type }], true), text, 0, one) !== text.length) return null;
     out[name] = one[name]!;
   }
   return out;
@@ -378,7 +454,7 @@ export function diagnose(compiled: CompiledTemplate, line: string, start: number
   }
   // Ohm accepts the syntax, so a value is out of its type's range (e.g. 70000 for a u16): the fast scanner knows where.
   const out: Fields = {};
-  const end = scan(compiled.pieces, line, start, out, true);
+  const end = scan(compiled.ops, line, start, out);
   const at = end === -1 ? failPos : end;
   return { offset: at, expected: `${eventName}: value out of range for its field type (template: ${templateText(compiled.pieces)})` };
 }

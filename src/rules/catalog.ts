@@ -3,7 +3,8 @@ import path from 'node:path';
 import { isMap, isSeq, isScalar, type Node } from 'yaml';
 import { listSpecFiles, loadSpecFile, type LoadedSpec } from '../specs/load.js';
 import { specPath } from '../util/paths.js';
-import { compileExpr, ExprError, type Compiled } from './expr.js';
+import { compileAst, parseExpr, ExprError, type Ast, type Compiled } from './expr.js';
+import { cached, cacheKey } from '../util/cache.js';
 import { UserError, type Located } from '../util/errors.js';
 import type { RuleMeta, Severity } from '../findings/finding.js';
 import { CHECK_KINDS } from './check-kinds.js';
@@ -80,7 +81,17 @@ export function loadCatalog(extraDirs: string[] = [], opts: { families?: string[
       }
       const compile = (src: string, key: string, sub?: string): Compiled | undefined => {
         try {
-          return compileExpr(src);
+          // Parsing with Ohm is the slow part of loading a catalog; syntax trees are cached by source text.
+          const ast = cached<Ast | { error: string; offset: number }>(cacheKey('expr-v1', src), () => {
+            try {
+              return parseExpr(src);
+            } catch (err) {
+              if (err instanceof ExprError) return { error: err.message, offset: err.offset };
+              throw err;
+            }
+          });
+          if ('error' in ast) throw new ExprError(ast.error, ast.offset);
+          return compileAst(ast);
         } catch (err) {
           if (!(err instanceof ExprError)) throw err;
           const p = where(key, sub);

@@ -13,11 +13,16 @@ export interface Flaggable {
   flagged?: Map<string, Finding>;
 }
 
+/** Related lines and binding are only needed when a rule fails, so the model may pass them lazily. */
 export interface HookContext {
   ev: Ev;
-  related?: SourceRef[];
-  binding?: string;
+  related?: SourceRef[] | (() => SourceRef[]);
+  binding?: string | (() => string);
   subject?: Flaggable;
+}
+
+function resolve<T>(v: T | (() => T) | undefined): T | undefined {
+  return typeof v === 'function' ? (v as () => T)() : v;
 }
 
 function fmt(v: Value, style?: string): string {
@@ -105,8 +110,8 @@ export class RuleEngine {
       file: this.file,
       line: ev.line,
       raw: ev.raw,
-      related: (ctx.related ?? []).filter((x) => x.line !== ev.line),
-      binding: ctx.binding,
+      related: (resolve(ctx.related) ?? []).filter((x) => x.line !== ev.line),
+      binding: resolve(ctx.binding),
       section: r.meta.section,
       source: 'model',
     };

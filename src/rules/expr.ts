@@ -13,7 +13,8 @@ export interface Scope {
 }
 export type Compiled = (scope: Scope) => Value;
 
-const grammar = ohm.grammar(fs.readFileSync(grammarPath('expr.ohm'), 'utf8'));
+let grammar: ohm.Grammar | undefined;
+let semantics: ohm.Semantics | undefined;
 
 function bothBig(a: Value, b: Value): boolean {
   return typeof a === 'bigint' || typeof b === 'bigint';
@@ -117,100 +118,120 @@ export const BUILTINS: Record<string, (...args: Value[]) => Value> = {
   in: (v, ...xs) => xs.some((x) => compare('==', v, x)),
 };
 
-const semantics = grammar.createSemantics().addOperation('compile', {
-  Exp(e) {
-    return e.compile();
-  },
-  OrExp_or(a, _op, b) {
-    const x = a.compile() as Compiled;
-    const y = b.compile() as Compiled;
-    return (s: Scope) => truthy(x(s)) || truthy(y(s));
-  },
-  AndExp_and(a, _op, b) {
-    const x = a.compile() as Compiled;
-    const y = b.compile() as Compiled;
-    return (s: Scope) => truthy(x(s)) && truthy(y(s));
-  },
-  CmpExp_cmp(a, op, b) {
-    const x = a.compile() as Compiled;
-    const y = b.compile() as Compiled;
-    const o = op.sourceString;
-    return (s: Scope) => compare(o, x(s), y(s));
-  },
-  BitExp_bit(a, op, b) {
-    const x = a.compile() as Compiled;
-    const y = b.compile() as Compiled;
-    const o = op.sourceString;
-    return (s: Scope) => bitop(o, x(s), y(s));
-  },
-  AddExp_add(a, op, b) {
-    const x = a.compile() as Compiled;
-    const y = b.compile() as Compiled;
-    const o = op.sourceString;
-    return (s: Scope) => arith(o, x(s), y(s));
-  },
-  MulExp_mul(a, op, b) {
-    const x = a.compile() as Compiled;
-    const y = b.compile() as Compiled;
-    const o = op.sourceString;
-    return (s: Scope) => arith(o, x(s), y(s));
-  },
-  UnExp_not(_op, e) {
-    const x = e.compile() as Compiled;
-    return (s: Scope) => !truthy(x(s));
-  },
-  UnExp_neg(_op, e) {
-    const x = e.compile() as Compiled;
-    return (s: Scope) => arith('-', 0, x(s));
-  },
-  PostExp_call(name, _o, args, _c) {
-    const fn = name.sourceString;
-    const xs = args.asIteration().children.map((c) => c.compile() as Compiled);
-    const builtin = BUILTINS[fn];
-    return (s: Scope) => {
-      const f = builtin ?? s[fn];
-      if (typeof f !== 'function') return undefined;
-      return f(...xs.map((x) => x(s)));
-    };
-  },
-  PostExp_member(obj, _dot, name) {
-    const o = obj.compile() as Compiled;
-    const key = name.sourceString;
-    return (s: Scope) => {
-      const v = o(s);
-      return v && typeof v === 'object' && !Array.isArray(v) ? (v as Scope)[key] : undefined;
-    };
-  },
-  Primary_paren(_o, e, _c) {
-    return e.compile();
-  },
-  number_hex(_p, digits) {
-    const v = BigInt('0x' + digits.sourceString);
-    const n = v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
-    return () => n;
-  },
-  number_dec(digits) {
-    const v = BigInt(digits.sourceString);
-    const n = v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
-    return () => n;
-  },
-  string(_o, chars, _c) {
-    const v = chars.sourceString;
-    return () => v;
-  },
-  ident(_first, _rest) {
-    const name = this.sourceString;
-    return (s: Scope) => s[name];
-  },
-  literal(_k) {
-    const v = this.sourceString.trim();
-    const c = v === 'true' ? true : v === 'false' ? false : null;
-    return () => c;
-  },
-  Primary(e) {
-    return e.compile();
-  },
-});
+/** Expression syntax tree: plain data, so parsed expressions can be cached by their source text. */
+export type Ast =
+  | { t: 'bin'; op: string; a: Ast; b: Ast }
+  | { t: 'not'; e: Ast }
+  | { t: 'neg'; e: Ast }
+  | { t: 'call'; fn: string; args: Ast[] }
+  | { t: 'member'; obj: Ast; key: string }
+  | { t: 'lit'; v: number | string | boolean | null; big?: string }
+  | { t: 'var'; name: string };
+
+function loadGrammar(): { g: ohm.Grammar; sem: ohm.Semantics } {
+  if (!grammar || !semantics) {
+    grammar = ohm.grammar(fs.readFileSync(grammarPath('expr.ohm'), 'utf8'));
+    const bin = (a: ohm.Node, op: ohm.Node, b: ohm.Node): Ast => ({ t: 'bin', op: op.sourceString, a: a.ast() as Ast, b: b.ast() as Ast });
+    semantics = grammar.createSemantics().addOperation('ast', {
+      Exp: (e) => e.ast(),
+      OrExp_or: (a, _op, b) => ({ t: 'bin', op: '||', a: a.ast() as Ast, b: b.ast() as Ast }),
+      AndExp_and: (a, _op, b) => ({ t: 'bin', op: '&&', a: a.ast() as Ast, b: b.ast() as Ast }),
+      CmpExp_cmp: bin,
+      BitExp_bit: bin,
+      AddExp_add: bin,
+      MulExp_mul: bin,
+      UnExp_not: (_op, e) => ({ t: 'not', e: e.ast() as Ast }),
+      UnExp_neg: (_op, e) => ({ t: 'neg', e: e.ast() as Ast }),
+      PostExp_call: (name, _o, args, _c) => ({ t: 'call', fn: name.sourceString, args: args.asIteration().children.map((c) => c.ast() as Ast) }),
+      PostExp_member: (obj, _dot, name) => ({ t: 'member', obj: obj.ast() as Ast, key: name.sourceString }),
+      Primary_paren: (_o, e, _c) => e.ast(),
+      Primary: (e) => e.ast(),
+      number_hex(_p, digits) {
+        const v = BigInt('0x' + digits.sourceString);
+        return v <= BigInt(Number.MAX_SAFE_INTEGER) ? { t: 'lit', v: Number(v) } : { t: 'lit', v: null, big: v.toString() };
+      },
+      number_dec(digits) {
+        const v = BigInt(digits.sourceString);
+        return v <= BigInt(Number.MAX_SAFE_INTEGER) ? { t: 'lit', v: Number(v) } : { t: 'lit', v: null, big: v.toString() };
+      },
+      string: (_o, chars, _c) => ({ t: 'lit', v: chars.sourceString }),
+      ident(_first, _rest) {
+        return { t: 'var', name: this.sourceString };
+      },
+      literal(_k) {
+        const v = this.sourceString.trim();
+        return { t: 'lit', v: v === 'true' ? true : v === 'false' ? false : null };
+      },
+    });
+  }
+  return { g: grammar, sem: semantics };
+}
+
+/** Turns a syntax tree into closures once; evaluation is then plain function calls. */
+export function compileAst(n: Ast): Compiled {
+  switch (n.t) {
+    case 'lit': {
+      const v: Value = n.big !== undefined ? BigInt(n.big) : n.v;
+      return () => v;
+    }
+    case 'var': {
+      const name = n.name;
+      return (s) => s[name];
+    }
+    case 'not': {
+      const x = compileAst(n.e);
+      return (s) => !truthy(x(s));
+    }
+    case 'neg': {
+      const x = compileAst(n.e);
+      return (s) => arith('-', 0, x(s));
+    }
+    case 'member': {
+      const o = compileAst(n.obj);
+      const key = n.key;
+      return (s) => {
+        const v = o(s);
+        return v && typeof v === 'object' && !Array.isArray(v) ? (v as Scope)[key] : undefined;
+      };
+    }
+    case 'call': {
+      const fn = n.fn;
+      const xs = n.args.map(compileAst);
+      const builtin = BUILTINS[fn];
+      return (s) => {
+        const f = builtin ?? s[fn];
+        if (typeof f !== 'function') return undefined;
+        return f(...xs.map((x) => x(s)));
+      };
+    }
+    case 'bin': {
+      const x = compileAst(n.a);
+      const y = compileAst(n.b);
+      const o = n.op;
+      switch (o) {
+        case '||':
+          return (s) => truthy(x(s)) || truthy(y(s));
+        case '&&':
+          return (s) => truthy(x(s)) && truthy(y(s));
+        case '==':
+        case '!=':
+        case '<':
+        case '>':
+        case '<=':
+        case '>=':
+          return (s) => compare(o, x(s), y(s));
+        case '&':
+        case '|':
+        case '^':
+        case '<<':
+        case '>>':
+          return (s) => bitop(o, x(s), y(s));
+        default:
+          return (s) => arith(o, x(s), y(s));
+      }
+    }
+  }
+}
 
 export class ExprError extends Error {
   constructor(
@@ -221,11 +242,16 @@ export class ExprError extends Error {
   }
 }
 
-export function compileExpr(src: string): Compiled {
-  const m = grammar.match(src);
+export function parseExpr(src: string): Ast {
+  const { g, sem } = loadGrammar();
+  const m = g.match(src);
   if (m.failed()) {
     const off = m.getRightmostFailurePosition();
     throw new ExprError(`expression syntax error at column ${off + 1}: expected ${m.getExpectedText()}`, off);
   }
-  return semantics(m).compile() as Compiled;
+  return sem(m).ast() as Ast;
+}
+
+export function compileExpr(src: string): Compiled {
+  return compileAst(parseExpr(src));
 }

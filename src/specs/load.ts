@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { createRequire } from 'node:module';
+import type { Ajv2020 as Ajv2020Type, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, isPair, type Document, type Node } from 'yaml';
 import { type Located, UserError } from '../util/errors.js';
 import { SPECS_DIR } from '../util/paths.js';
+import { cached, cacheKey } from '../util/cache.js';
 
 /**
  * Loads YAML spec files and validates them against the JSON Schema of their `kind`
@@ -12,7 +14,15 @@ import { SPECS_DIR } from '../util/paths.js';
  */
 
 const SCHEMA_DIR = path.join(SPECS_DIR, 'schema');
-const ajv = new Ajv2020({ allErrors: true, strict: false, allowUnionTypes: true });
+// ajv is loaded on first validation only: with a warm spec cache, a run never needs it.
+let ajvInstance: Ajv2020Type | undefined;
+function ajv(): Ajv2020Type {
+  if (!ajvInstance) {
+    const { Ajv2020 } = createRequire(import.meta.url)('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+    ajvInstance = new Ajv2020({ allErrors: true, strict: false, allowUnionTypes: true });
+  }
+  return ajvInstance;
+}
 const validators = new Map<string, ValidateFunction>();
 
 export function schemaFor(kind: string): ValidateFunction | undefined {
@@ -21,7 +31,7 @@ export function schemaFor(kind: string): ValidateFunction | undefined {
   const file = path.join(SCHEMA_DIR, `${kind}.schema.json`);
   if (!/^[a-z0-9-]+$/.test(kind) || !fs.existsSync(file)) return undefined;
   const schema = JSON.parse(fs.readFileSync(file, 'utf8')) as object;
-  v = ajv.compile(schema);
+  v = ajv().compile(schema);
   validators.set(kind, v);
   return v;
 }
@@ -107,11 +117,44 @@ export function loadSpecFile<T = unknown>(file: string, expectKind?: string): Lo
   } catch (err) {
     throw new UserError(`${file}: cannot read spec: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
+  // Only a spec that validated is cached; the key covers its text and its schema, so any edit re-validates.
+  const kindMatch = /^kind:\s*([a-z0-9-]+)\s*$/m.exec(text);
+  const schemaFile = kindMatch ? path.join(SCHEMA_DIR, `${kindMatch[1]}.schema.json`) : '';
+  const schemaText = schemaFile && fs.existsSync(schemaFile) ? fs.readFileSync(schemaFile, 'utf8') : '';
+  const key = cacheKey('spec-v1', expectKind ?? '', text, schemaText);
+  const hit = cached<{ ok: boolean; kind?: string; data?: T }>(key, () => {
+    const { problems, spec } = checkSpecText<T>(file, text, expectKind);
+    return problems.length === 0 && spec ? { ok: true, kind: spec.kind, data: spec.data } : { ok: false };
+  });
+  if (hit.ok) return lazySpec<T>(file, text, hit.kind!, hit.data as T);
   const { problems, spec } = checkSpecText<T>(file, text, expectKind);
   if (problems.length > 0 || !spec) {
     throw new UserError(`${file}: invalid spec (${problems.length} problem${problems.length === 1 ? '' : 's'})`, problems);
   }
   return spec;
+}
+
+/** A validated spec whose YAML document (needed only to locate later problems) is parsed on first use. */
+function lazySpec<T>(file: string, text: string, kind: string, data: T): LoadedSpec<T> {
+  let parsed: { doc: Document.Parsed; lineCounter: LineCounter } | undefined;
+  const get = (): { doc: Document.Parsed; lineCounter: LineCounter } => {
+    if (!parsed) {
+      const lineCounter = new LineCounter();
+      parsed = { doc: parseDocument(text, { lineCounter }), lineCounter };
+    }
+    return parsed;
+  };
+  return {
+    file,
+    kind,
+    data,
+    get doc() {
+      return get().doc;
+    },
+    get lineCounter() {
+      return get().lineCounter;
+    },
+  };
 }
 
 /** Validates spec text; returns problems instead of throwing (used by `specs validate`). */
