@@ -85,6 +85,17 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
       const r = parser.parse(ls[i]!, b.firstLine + i);
       if (r !== undefined) feed(r);
     }
+    if (b.unterminated) {
+      // The input stopped mid-line. If that fragment was not a whole event (it may have been skipped as an
+      // unknown name or as noise), say so rather than let a cut-off trace pass quietly.
+      const last = ls[ls.length - 1]!;
+      const ln = b.firstLine + ls.length - 1;
+      const already = parser.diagnostics.some((d) => d.line === ln);
+      if (!already && (parser.unknownEvents.size > 0 || /^(\d+@)?pci_nvm|: nvme_/.test(last))) {
+        const reparsed = parser.format === 'qemu' ? new QemuParser().parse(last, ln) : undefined;
+        if (!reparsed) parser.diagnostics.push({ line: ln, col: last.length + 1, message: 'the trace ends in the middle of this line (no newline at end of file): truncated?', raw: last });
+      }
+    }
     lines = b.firstLine + ls.length - 1;
     opts.onProgress?.(lines, findingsCount);
   };

@@ -14,6 +14,8 @@ export interface LineBatch {
   /** 1-based number of lines[0]. */
   firstLine: number;
   lines: string[];
+  /** The last line had no newline: the input ended mid-line (a truncated trace, or a live stream cut off). */
+  unterminated?: boolean;
 }
 
 export interface LineSource {
@@ -125,7 +127,7 @@ export function openLines(name: string): LineSource {
         }
       }
       const tail = carry + decoder.end();
-      if (tail.length) yield { firstLine: lineNo, lines: [tail.endsWith('\r') ? tail.slice(0, -1) : tail] };
+      if (tail.length) yield { firstLine: lineNo, lines: [tail.endsWith('\r') ? tail.slice(0, -1) : tail], unterminated: true };
       if (!sawAny) throw new UserError(`${display}: empty file, nothing to check`);
     },
   };

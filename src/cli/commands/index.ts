@@ -2,10 +2,12 @@ import type { Command } from 'commander';
 import { registerSpecs } from './specs.js';
 import { registerCheck } from './check.js';
 import { registerParse } from './parse.js';
+import { registerRules } from './rules.js';
 
 /** Each feature registers its own subcommands; add one line per module. */
 export function registerCommands(program: Command): void {
   registerSpecs(program);
   registerParse(program);
   registerCheck(program);
+  registerRules(program);
 }
