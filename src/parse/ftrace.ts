@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import * as ohm from 'ohm-js';
 import { loadEventDefs, type EventDef } from './event-spec.js';
-import { diagnose, slowMatch } from './template.js';
+import { diagnose, slowMatch, MAX_OHM_DIAGNOSIS } from './template.js';
 
 /** NVMEPROOF_NO_FAST_PATH=1 parses every line with the Ohm grammars only (slow; for cross-checking). */
 const FAST = process.env.NVMEPROOF_NO_FAST_PATH !== '1';
@@ -40,6 +40,10 @@ export class FtraceParser implements LineParser {
     if (!env && !/-\d+ +\[\d+\]|\d+\.\d+: nvme_[a-z_]+: /.test(text)) {
       // Serial consoles interleave boot output with the cat'ed trace: not ftrace records, not errors.
       this.otherLines++;
+      return undefined;
+    }
+    if (!env && text.length > MAX_OHM_DIAGNOSIS) {
+      this.diagnostics.push({ line, col: 1, message: `not an ftrace record (${text.length} characters)`, raw: text });
       return undefined;
     }
     if (!env) {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import * as ohm from 'ohm-js';
 import { loadEventDefs, type EventDef } from './event-spec.js';
-import { diagnose, slowMatch } from './template.js';
+import { diagnose, slowMatch, MAX_OHM_DIAGNOSIS } from './template.js';
 
 /** NVMEPROOF_NO_FAST_PATH=1 parses every line with the Ohm grammars only (slow; for cross-checking). */
 const FAST = process.env.NVMEPROOF_NO_FAST_PATH !== '1';
@@ -112,6 +112,10 @@ export class QemuParser implements LineParser {
   }
 
   private malformed(text: string, line: number, _pos: number): undefined {
+    if (text.length > MAX_OHM_DIAGNOSIS) {
+      this.diagnostics.push({ line, col: 1, message: `not a QEMU trace line (${text.length} characters)`, raw: text });
+      return undefined;
+    }
     const m = envelopeGrammar().match(text);
     const col = m.failed() ? m.getRightmostFailurePosition() + 1 : 1;
     const exp = m.failed() ? (m.getExpectedText?.() ?? 'a pci_nvme_* event') : 'a known pci_nvme_* event';

@@ -436,6 +436,9 @@ export function slowMatch(compiled: CompiledTemplate, line: string, start: numbe
   return out;
 }
 
+/** Lines longer than this are explained by the fast scanner alone. */
+export const MAX_OHM_DIAGNOSIS = 2000;
+
 export interface Diagnosis {
   /** 0-based offset in the line where the text stops fitting. */
   offset: number;
@@ -444,6 +447,12 @@ export interface Diagnosis {
 
 /** Explains why a line does not fit its template: where, and what was expected there. */
 export function diagnose(compiled: CompiledTemplate, line: string, start: number, eventName: string): Diagnosis {
+  if (line.length - start > MAX_OHM_DIAGNOSIS) {
+    // Ohm's memo tables grow with the input; no real event line is this long, and the fast scanner knows where it broke.
+    const end = scan(compiled.ops, line, start, {});
+    const at = end === -1 ? failPos : end;
+    return { offset: at, expected: `${eventName}: line of ${line.length} characters does not fit the template (${templateText(compiled.pieces)})` };
+  }
   const { g } = ohmFor(compiled.pieces);
   const text = line.slice(start);
   const m = g.match(text);

@@ -82,17 +82,20 @@ async function* bytes(name: string): AsyncGenerator<Buffer> {
   }
 }
 
-/** Heuristic for "this is not a text trace": NUL bytes or mostly non-printable bytes in the first block. */
+/**
+ * "This is not a text trace": in the first 4 KiB, over 20% of the characters are undecodable UTF-8 or control
+ * characters other than tab/CR/LF/ESC. A log with some garbage lines (serial consoles print anything) is still
+ * text; an ELF file, an image or random bytes is not.
+ */
 export function looksBinary(buf: Buffer): boolean {
-  const n = Math.min(buf.length, 4096);
-  if (n === 0) return false;
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(buf.subarray(0, 4096));
+  if (text.length === 0) return false;
   let bad = 0;
-  for (let i = 0; i < n; i++) {
-    const c = buf[i]!;
-    if (c === 0) return true;
-    if (c < 0x09 || (c > 0x0d && c < 0x20 && c !== 0x1b)) bad++;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0xfffd || c < 0x09 || (c > 0x0d && c < 0x20 && c !== 0x1b)) bad++;
   }
-  return bad / n > 0.1;
+  return bad / text.length > 0.2;
 }
 
 export function openLines(name: string): LineSource {
