@@ -135,6 +135,9 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
   if (events === 0 && parser.diagnostics.length === 0) {
     throw new UserError(`${file}: no NVMe events found in ${lines} line(s) (read as ${format}); nothing was checked`);
   }
+  if (engine.exercised.size === 0 && findings.length === 0) {
+    throw new UserError(`${file}: nothing was checked: no rule applies to any of its ${events} ${format} event(s) (a trace needs register accesses, commands or completions)`);
+  }
   const notes: string[] = [];
   if (parser.unknownEvents.size) notes.push(`unknown events (not checked): ${[...parser.unknownEvents].map(([k, v]) => `${k} x${v}`).join(', ')}`);
   if (parser.otherLines) notes.push(`${parser.otherLines} line(s) that are not ${format} events were skipped`);

@@ -123,11 +123,19 @@ export class RuleEngine {
 
   /** A QEMU pci_nvme_err_* or pci_nvme_ub_* event that names a rule of ours. */
   deviceEvent(ev: Ev, ctx: HookContext): boolean {
-    const r = this.cat.byDeviceEvent.get(String(ev.f.event));
+    const name = String(ev.f.event);
+    let r = this.cat.byDeviceEvent.get(name);
+    if (!r) {
+      // Any other device-reported problem is still worth a finding, unless the fallback rule says it only
+      // repeats what another line already carries (pci_nvme_err_req_status repeats every error completion).
+      const fb = this.cat.rules.find((x) => x.spec.then.check === 'device-event' && x.spec.then.fallback === true);
+      if (fb && !((fb.spec.then.ignore as string[] | undefined) ?? []).includes(name)) r = fb;
+    }
     if (!r || this.disabled.has(r.meta.id)) return false;
     this.exercised.add(r.meta.id);
     const body = ev.raw.slice(ev.raw.indexOf(String(ev.f.event)) + String(ev.f.event).length).trim();
-    const f = this.report(r, ev.f as Scope, ctx, `${r.meta.title}: the device reported ${String(ev.f.event)}${body ? ` (${body})` : ''}`);
+    const said = `the device reported ${name}${body ? ` (${body})` : ''}`;
+    const f = this.report(r, ev.f as Scope, ctx, r.spec.then.fallback === true ? said : `${r.meta.title}: ${said}`);
     if (f) f.source = 'device';
     return true;
   }
