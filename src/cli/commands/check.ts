@@ -1,26 +1,41 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { checkTrace, type CheckOptions } from '../../check/run.js';
-import { loadCatalog } from '../../rules/catalog.js';
-import type { CheckResult, FileResult, Finding, Severity } from '../../findings/finding.js';
-import { SEVERITY_RANK } from '../../findings/finding.js';
+import fs from 'node:fs';
+import { type CheckOptions } from '../../check/run.js';
+import { checkMany } from '../../check/pool.js';
+import { loadCatalog, type Catalog } from '../../rules/catalog.js';
+import type { CheckResult, FileResult, Finding } from '../../findings/finding.js';
 import { UserError } from '../../util/errors.js';
-import { renderText } from '../render-text.js';
 import type { TraceFormat } from '../../parse/record.js';
 import { TOOL } from '../../util/tool.js';
-import fs from 'node:fs';
+import {
+  REPORT_FORMATS,
+  renderReport,
+  exitCodeFor,
+  shouldColor,
+  githubBlobBase,
+  renderFindingLive,
+  readBaseline,
+  applyBaseline,
+  writeBaseline,
+  type ReportFormat,
+} from '../../report/index.js';
+import { Progress } from '../progress.js';
 
 export interface CheckCliOptions {
-  format: string[];
+  format: ReportFormat[];
   output: string[];
   inputFormat?: TraceFormat;
   shape?: string;
-  rules?: string[];
+  rules: string[];
   failOn: 'error' | 'warning' | 'never';
   maxFindings?: number;
+  baseline?: string;
+  writeBaseline?: string;
+  live?: boolean;
 }
 
-export function buildResult(files: FileResult[], catalog: ReturnType<typeof loadCatalog>): CheckResult {
+export function buildResult(files: FileResult[], catalog: Catalog): CheckResult {
   const all = files.flatMap((f) => f.findings);
   return {
     tool: TOOL,
@@ -36,41 +51,67 @@ export function buildResult(files: FileResult[], catalog: ReturnType<typeof load
   };
 }
 
-export function exitCodeFor(findings: Finding[], failOn: 'error' | 'warning' | 'never'): number {
-  if (failOn === 'never') return 0;
-  const limit = SEVERITY_RANK[failOn as Severity];
-  return findings.some((f) => SEVERITY_RANK[f.severity] >= limit) ? 1 : 0;
-}
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 export function registerCheck(program: Command): void {
   program
     .command('check')
     .description('check NVMe traces (QEMU pci_nvme_* logs, Linux ftrace, serial logs) against the rule catalog')
     .argument('<trace...>', "trace files (gzip ok), or '-' for standard input")
-    .addOption(new Option('-f, --format <format>', 'output format (repeatable)').choices(['text', 'json']).default([] as string[]).argParser((v: string, prev: string[]) => [...prev, v]))
-    .option('-o, --output <file>', 'write the matching --format to a file instead of stdout (repeatable, in order)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .addOption(new Option('-f, --format <format>', `output format, repeatable (${REPORT_FORMATS.join(', ')}); default text`).choices([...REPORT_FORMATS]).default([]).argParser(collect))
+    .option('-o, --output <file>', 'write the n-th --format to the n-th --output instead of stdout (repeatable)', collect, [] as string[])
     .addOption(new Option('--input-format <format>', 'trace format instead of auto-detection').choices(['qemu', 'ftrace', 'serial', 'canonical']))
     .option('--shape <id|file>', 'controller shape supplying what the trace does not show (default qemu-nvme)')
-    .option('--rules <dir>', 'extra rule catalog directory (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding at or above this severity exists').choices(['error', 'warning', 'never']).default('error'))
-    .option('--max-findings <n>', 'stop after N findings', (v: string) => {
+    .option('--rules <dir>', 'extra rule catalog directory (repeatable)', collect, [] as string[])
+    .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding at or above this severity remains').choices(['error', 'warning', 'never']).default('error'))
+    .option('--max-findings <n>', 'stop reading after N findings', (v: string) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1) throw new UserError(`--max-findings takes a positive whole number, not '${v}'`);
       return n;
     })
+    .option('--baseline <file>', 'report only findings not recorded in this baseline')
+    .option('--write-baseline <file>', 'record the current findings as the accepted baseline')
+    .option('--live', 'print text findings as soon as their evidence is complete (default when reading standard input)')
     .action(async (traces: string[], o: CheckCliOptions) => {
-      const catalog = loadCatalog(o.rules ?? []);
-      const formats = o.format.length ? o.format : ['text'];
-      const results: FileResult[] = [];
-      const opts: CheckOptions = { format: o.inputFormat, shape: o.shape, catalog, maxFindings: o.maxFindings };
-      for (const t of traces) results.push(await checkTrace(t, opts));
-      const result = buildResult(results, catalog);
+      const catalog = loadCatalog(o.rules);
+      const formats: ReportFormat[] = o.format.length ? o.format : ['text'];
+      if (o.output.length > formats.length) throw new UserError(`${o.output.length} --output given for ${formats.length} --format`);
+      // Machine formats go to stdout alone; two of them cannot share it.
+      const toStdout = formats.filter((_f, i) => !o.output[i]);
+      if (toStdout.length > 1) throw new UserError(`formats ${toStdout.join(' and ')} would both go to stdout: give each but one an --output`);
+      const textLive = toStdout[0] === 'text' && (o.live || traces.includes('-')) && !o.baseline;
+      const color = shouldColor(process.stdout);
+      const progress = new Progress(process.stderr);
+      const opts: CheckOptions & { shape?: string } = {
+        format: o.inputFormat,
+        shape: o.shape,
+        catalog,
+        rulesDirs: o.rules,
+        maxFindings: o.maxFindings,
+        onFinding: textLive ? (f: Finding) => process.stdout.write(renderFindingLive(f, { color })) : undefined,
+        onProgress: (lines, findings) => progress.update(lines, findings),
+      };
+      let results: FileResult[];
+      try {
+        results = await checkMany(traces, opts);
+      } finally {
+        progress.done();
+      }
+      let result = buildResult(results, catalog);
+      if (o.writeBaseline) writeBaseline(o.writeBaseline, result);
+      if (o.baseline) result = applyBaseline(result, readBaseline(o.baseline), { baselineFile: o.baseline });
       formats.forEach((fmt, i) => {
-        const text = fmt === 'json' ? JSON.stringify(result, (_k, v: unknown) => (typeof v === 'bigint' ? '0x' + v.toString(16) : v), 2) + '\n' : renderText(result, { color: false });
+        const text = renderReport(fmt, result, {
+          cwd: process.cwd(),
+          failOn: o.failOn,
+          color: fmt === 'text' && !o.output[i] ? color : false,
+          linkBase: githubBlobBase(),
+          findingsStreamed: fmt === 'text' && !o.output[i] && textLive,
+        });
         const out = o.output[i];
         if (out) fs.writeFileSync(out, text);
         else process.stdout.write(text);
       });
-      process.exitCode = exitCodeFor(results.flatMap((r) => r.findings), o.failOn);
+      process.exitCode = exitCodeFor(result, o.failOn);
     });
 }
