@@ -39,6 +39,10 @@ interface Cmd extends Flaggable {
   fid?: number;
   rwBytes?: number;
   rwOp?: string;
+  /** Queue creation/deletion takes effect only when the command completes successfully. */
+  effect?: () => void;
+  /** An earlier command with the same CID still outstanding (a host bug, reported): both may complete. */
+  prev?: Cmd;
 }
 
 export interface Visibility {
@@ -293,7 +297,10 @@ export class ControllerModel {
         { ev, binding: () => `sq=${sqid},cid=${cid}`, related, subject: cmd },
       );
     }
-    if (sq) sq.outstanding.set(cid, cmd);
+    if (sq) {
+      if (prior) cmd.prev = prior;
+      sq.outstanding.set(cid, cmd);
+    }
     this.current = cmd;
   }
 
@@ -328,7 +335,9 @@ export class ControllerModel {
           `cq=${cqid}`,
           existing ? [{ file: this.file, line: existing.line, raw: existing.raw, note: `CQ ${cqid} already created here` }] : [],
         );
-        if (!existing && cqid !== 0) this.cqs.set(cqid, { qid: cqid, entries: num(f.qsize) + 1, base: f.addr as number | undefined, line: ev.line, raw: ev.raw, sqs: new Set() });
+        this.onSuccess(cmd, () => {
+          if (!this.cqs.has(cqid) && cqid !== 0) this.cqs.set(cqid, { qid: cqid, entries: num(f.qsize) + 1, base: f.addr as number | undefined, line: ev.line, raw: ev.raw, sqs: new Set() });
+        });
         return;
       }
       case 'cmd.create_sq': {
@@ -345,20 +354,26 @@ export class ControllerModel {
           `sq=${sqid}`,
           related,
         );
-        if (!existing && sqid !== 0 && cq) {
-          this.sqs.set(sqid, { qid: sqid, entries: num(f.qsize) + 1, base: f.addr as number | undefined, cqid, line: ev.line, raw: ev.raw, outstanding: new Map() });
-          cq.sqs.add(sqid);
-        }
+        this.onSuccess(cmd, () => {
+          const boundCq = this.cqs.get(cqid);
+          if (!this.sqs.has(sqid) && sqid !== 0 && boundCq) {
+            this.sqs.set(sqid, { qid: sqid, entries: num(f.qsize) + 1, base: f.addr as number | undefined, cqid, line: ev.line, raw: ev.raw, outstanding: new Map() });
+            boundCq.sqs.add(sqid);
+          }
+        });
         return;
       }
       case 'cmd.delete_sq': {
         const qid = num(f.qid);
         const sq = this.sqs.get(qid);
         fire('cmd.delete_sq', () => ({ qid, exists: !!sq && qid !== 0 }), `sq=${qid}`);
-        if (sq && qid !== 0) {
-          this.sqs.delete(qid);
-          this.cqs.get(sq.cqid)?.sqs.delete(qid);
-        }
+        this.onSuccess(cmd, () => {
+          const gone = this.sqs.get(qid);
+          if (gone && qid !== 0) {
+            this.sqs.delete(qid);
+            this.cqs.get(gone.cqid)?.sqs.delete(qid);
+          }
+        });
         return;
       }
       case 'cmd.delete_cq': {
@@ -371,7 +386,9 @@ export class ControllerModel {
           `cq=${qid}`,
           bound.map((s) => ({ file: this.file, line: s.line, raw: s.raw, note: `SQ ${s.qid} bound to CQ ${qid} created here and not deleted` })),
         );
-        if (cq && qid !== 0) this.cqs.delete(qid);
+        this.onSuccess(cmd, () => {
+          if (qid !== 0) this.cqs.delete(qid);
+        });
         return;
       }
       case 'cmd.setfeat':
@@ -427,6 +444,12 @@ export class ControllerModel {
     }
   }
 
+  /** Runs a queue change when its command completes successfully (at once when no command is known). */
+  private onSuccess(cmd: Cmd | undefined, effect: () => void): void {
+    if (cmd) cmd.effect = effect;
+    else effect();
+  }
+
   private complete(ev: Ev): void {
     const cid = num(ev.f.cid);
     const status = num(ev.f.status);
@@ -451,7 +474,9 @@ export class ControllerModel {
       this.engine.fire('cmd.complete', { cid, cqid: ev.f.cqid ?? null, sqid: ev.f.sqid ?? sq?.qid ?? null, status, matched: !!cmd }, { ev, binding: () => `cq=${String(ev.f.cqid ?? '?')},cid=${cid}`, related });
     }
     if (!cmd || !sq) return;
-    sq.outstanding.delete(cid);
+    if (cmd.prev) sq.outstanding.set(cid, cmd.prev);
+    else sq.outstanding.delete(cid);
+    if (status === 0) cmd.effect?.();
     if (status !== 0) {
       const def = cmd.def;
       this.engine.status(ev, status, { cid, status, sqid: cmd.sqid, name: def?.name ?? (cmd.opc !== undefined ? '0x' + cmd.opc.toString(16) : '?'), status_name: this.spec.status(status)?.name ?? 'unknown status' }, { ev, binding: `sq=${cmd.sqid},cid=${cid}`, related, subject: cmd });

@@ -3,6 +3,7 @@ import { registerSpecs } from './specs.js';
 import { registerCheck } from './check.js';
 import { registerParse } from './parse.js';
 import { registerRules } from './rules.js';
+import { registerConformance } from './conformance.js';
 
 /** Each feature registers its own subcommands; add one line per module. */
 export function registerCommands(program: Command): void {
@@ -10,4 +11,5 @@ export function registerCommands(program: Command): void {
   registerParse(program);
   registerCheck(program);
   registerRules(program);
+  registerConformance(program);
 }
