@@ -1,10 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fork } from 'node:child_process';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { openLines } from '../read/lines.js';
 import { QemuParser } from '../parse/qemu.js';
 import { checkTrace } from '../check/run.js';
+import { checkMany } from '../check/pool.js';
 import { PACKAGE_ROOT } from '../util/paths.js';
 
 /**
@@ -55,10 +57,17 @@ async function phase(mode: string, file: string): Promise<{ lines: number; secon
       for (let i = 0; i < ls.length; i++) p.parse(ls[i]!, b.firstLine + i);
       lines += ls.length;
     }
-  } else {
+  } else if (mode === 'check') {
     const r = await checkTrace(file);
     lines = r.lines;
     findings = r.findings.length;
+  } else {
+    // many-N / many-N-serial: the same trace N times, over worker threads or one after the other.
+    const [, n, serial] = mode.split('-');
+    const files = Array.from({ length: Number(n) }, () => file);
+    const rs = await checkMany(files, {}, serial ? 1 : undefined);
+    lines = rs.reduce((a, r) => a + r.lines, 0);
+    findings = rs.reduce((a, r) => a + r.findings.length, 0);
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   return { lines, seconds, rss: process.resourceUsage().maxRSS * 1024, findings };
@@ -81,12 +90,13 @@ async function main(): Promise<void> {
   }
   const li = args.indexOf('--lines');
   const target = li >= 0 ? Number(args[li + 1]) : 1_000_000;
+  const big = args.includes('--memory') ? 10_000_000 : 0;
   const dir = path.join(PACKAGE_ROOT, 'bench-data');
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `mixed-io-${target}.log`);
   if (!fs.existsSync(file)) buildTrace(target, file);
   const mb = (n: number): string => `${(n / 1048576).toFixed(0)} MB`;
-  console.log(`trace: ${path.relative(process.cwd(), file)} (${(fs.statSync(file).size / 1048576).toFixed(0)} MiB); node ${process.version}; ${(await import('node:os')).cpus()[0]?.model ?? '?'} x${(await import('node:os')).cpus().length}`);
+  console.log(`trace: ${path.relative(process.cwd(), file)} (${(fs.statSync(file).size / 1048576).toFixed(0)} MiB); node ${process.version}; ${os.cpus()[0]?.model ?? '?'} x${os.cpus().length}`);
   const floor = await runChild('floor', file);
   const rate = (r: { lines: number; seconds: number }): number => r.lines / r.seconds;
   const row = (name: string, r: { lines: number; seconds: number; rss: number; findings?: number }): void =>
@@ -94,6 +104,15 @@ async function main(): Promise<void> {
   row('raw floor', floor);
   row('parse-only', await runChild('parse', file));
   row('full check', await runChild('check', file));
+  // Many traces: every core. Eight copies of the 1M-line trace, one after the other and over worker threads.
+  const seq = await runChild('many-8-serial', file);
+  const par = await runChild('many-8', file);
+  console.log(`8 traces     sequential ${seq.seconds.toFixed(2)} s, worker threads ${par.seconds.toFixed(2)} s: ${(seq.seconds / par.seconds).toFixed(2)}x on ${os.availableParallelism()} cores (${Math.round(rate(par)).toLocaleString('en-US')} lines/s in all)`);
+  if (big) {
+    const bigFile = path.join(dir, `mixed-io-${big}.log`);
+    if (!fs.existsSync(bigFile)) buildTrace(big, bigFile);
+    row('check 10M', await runChild('check', bigFile));
+  } else console.log('(npm run bench -- --memory adds the 10M-line trace for peak RSS)');
 }
 
 await main();

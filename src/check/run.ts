@@ -13,6 +13,7 @@ import { loadCatalog, type Catalog } from '../rules/catalog.js';
 import { RuleEngine } from '../rules/engine.js';
 import type { FileResult, Finding } from '../findings/finding.js';
 import { UserError } from '../util/errors.js';
+import { SerialProofChecker } from '../proof/check.js';
 
 export interface CheckOptions {
   format?: TraceFormat;
@@ -39,8 +40,8 @@ async function sniff(it: AsyncIterator<LineBatch>): Promise<{ held: LineBatch[];
   }
 }
 
-function parserFor(format: TraceFormat): LineParser {
-  if (format === 'qemu') return new QemuParser({ wanted: QEMU_MODEL_EVENTS });
+function parserFor(format: TraceFormat, onOther?: (text: string, line: number) => void): LineParser {
+  if (format === 'qemu') return new QemuParser({ wanted: QEMU_MODEL_EVENTS, onOther });
   if (format === 'ftrace') return new FtraceParser();
   throw new UserError(`input format '${format}' is not supported by the wire checker yet`);
 }
@@ -53,7 +54,15 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
   const { held, format: sniffed, done } = await sniff(it);
   const format = opts.format ?? sniffed;
   if (!format) throw new UserError(`${file}: no NVMe events found: not a QEMU pci_nvme_* trace, ftrace nvme trace, canonical trace or serial log (use --input-format to say which)`);
-  const parser = parserFor(format);
+  if (format === 'serial') return checkSerial(file, held, done ? undefined : it, opts);
+  // `qemu ... 2>&1` interleaves the guest's serial console with the trace: its proof lines are checked too.
+  let serial: SerialProofChecker | undefined;
+  const onOther = (text: string, line: number): void => {
+    if (!serial && !/^(\x1b\S*)?(\[\s*\d+\.\d+\]\s*)?[a-z][\w-]*: [a-z]/.test(text)) return;
+    serial ??= new SerialProofChecker({ file });
+    serial.line(text, line);
+  };
+  const parser = parserFor(format, onOther);
   const spec = loadNvmeSpec();
   const shape = typeof opts.shape === 'object' ? opts.shape : loadShape(opts.shape ?? 'qemu-nvme');
   const catalog = opts.catalog ?? loadCatalog(opts.rulesDirs ?? []);
@@ -115,6 +124,8 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
   }
   const malformedRule = catalog.byId.get('trace-malformed-line');
   const findings: Finding[] = [...engine.findings];
+  const proof = serial?.finish();
+  if (proof && proof.tables.length) findings.push(...proof.findings);
   for (const d of parser.diagnostics) {
     findings.push({
       rule: 'trace-malformed-line',
@@ -143,7 +154,7 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
   if (parser.otherLines) notes.push(`${parser.otherLines} line(s) that are not ${format} events were skipped`);
   if (stoppedEarly) notes.push(`stopped after ${opts.maxFindings} finding(s) (--max-findings)`);
   if (format === 'ftrace') notes.push('ftrace shows commands only: register, doorbell and PRP rules are not checked on it');
-  const exercised = [...engine.exercised].sort();
+  const exercised = [...engine.exercised, ...(proof && proof.tables.length ? proof.exercised : [])].sort();
   if (parser.diagnostics.length) exercised.push('trace-malformed-line');
   return {
     file,
@@ -156,6 +167,45 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
     exercised,
     notChecked: [],
     coverage: { registers: model.coverage.registers, commands: model.coverage.commands, events: eventCounts },
-    notes,
+    notes: proof && proof.tables.length ? [...notes, ...proof.notes] : notes,
+    ...(proof && proof.tables.length ? { proofTables: proof.tables } : {}),
+  };
+}
+
+/** Serial logs: every line goes to the proof-line checker; boots, verdict tables and findings come back. */
+async function checkSerial(file: string, held: LineBatch[], rest: AsyncIterator<LineBatch> | undefined, opts: CheckOptions): Promise<FileResult> {
+  const checker = new SerialProofChecker({ file });
+  let lines = 0;
+  const run = (b: LineBatch): void => {
+    for (let i = 0; i < b.lines.length; i++) checker.line(b.lines[i]!, b.firstLine + i);
+    lines = b.firstLine + b.lines.length - 1;
+    opts.onProgress?.(lines, 0);
+  };
+  for (const b of held) run(b);
+  if (rest) {
+    for (;;) {
+      const r = await rest.next();
+      if (r.done) break;
+      run(r.value);
+    }
+  }
+  const res = checker.finish();
+  if (res.tables.length === 0) {
+    throw new UserError(`${file}: nothing was checked: no proof lines found in ${lines} line(s) of serial log (looked for ${[...checker.cat.byPrefix.keys()].map((p) => `'${p}'`).join(', ')})`);
+  }
+  for (const f of res.findings) opts.onFinding?.(f);
+  return {
+    file,
+    format: 'serial',
+    lines,
+    events: res.tables.length,
+    malformed: res.findings.filter((f) => f.rule === 'proof-line-syntax').length,
+    unknownEvents: {},
+    findings: res.findings,
+    exercised: res.exercised,
+    notChecked: checker.notCheckedRules(),
+    coverage: { registers: {}, commands: {}, events: { 'proof-line': res.tables.length } },
+    notes: res.notes,
+    proofTables: res.tables,
   };
 }

@@ -49,10 +49,16 @@ export class QemuParser implements LineParser {
   private readonly scratch = {};
   private readonly trie: TrieNode;
 
-  /** wanted: the events the consumer uses; others are only checked to fit their template (no allocation). */
-  constructor(opts: { wanted?: Set<string>; defs?: Map<string, EventDef> } = {}) {
+  private readonly onOther?: (text: string, line: number) => void;
+
+  /**
+   * wanted: the events the consumer uses; others are only checked to fit their template (no allocation).
+   * onOther: receives lines that are not QEMU events (e.g. the guest's serial console in `qemu ... 2>&1`).
+   */
+  constructor(opts: { wanted?: Set<string>; defs?: Map<string, EventDef>; onOther?: (text: string, line: number) => void } = {}) {
     this.defs = opts.defs ?? loadEventDefs('qemu');
     this.wanted = opts.wanted;
+    this.onOther = opts.onOther;
     this.trie = buildTrie(this.defs);
   }
 
@@ -108,6 +114,7 @@ export class QemuParser implements LineParser {
     // Lines that look like trace lines but are garbled (e.g. truncated prefix) deserve a diagnostic.
     if (/^\d+@\d*\.?\d*:?\s*pci_nvm?e?/.test(text) || /^pci_nv/.test(text)) return this.malformed(text, line, 0);
     this.otherLines++;
+    this.onOther?.(text, line);
     return undefined;
   }
 
