@@ -28,7 +28,7 @@ export interface ProofField {
 export type SerialLine =
   | { type: 'proof'; subsystem: string; phrase: string; fields: ProofField[]; timestamp?: number; col: number }
   | { type: 'boot-start'; reason: 'seabios' | 'linux-version'; timestamp?: number }
-  | { type: 'malformed'; prefix: string; col: number; expected: string; message: string; timestamp?: number }
+  | { type: 'malformed'; prefix: string; col: number; expected: string; found: string; message: string; timestamp?: number }
   | { type: 'noise'; timestamp?: number };
 
 export interface ParseSerialOptions {
@@ -141,8 +141,11 @@ function overwriteBase(text: string): { base: number; end: number } {
   return { base: cr === -1 ? 0 : cr + 1, end };
 }
 
-/** Scans `[  ansi|<n>|space ]* [timestamp] ...` by hand; undefined when unsure (then Ohm decides). */
-function fastTimestamp(s: string): { ok: true; ts?: number } | { ok: false } {
+/**
+ * Scans the lead `(ansi | <n> | space)* [timestamp] (ansi | <n> | space)*` by hand, as grammar/serial.ohm reads
+ * it; `ok: false` when unsure (then Ohm decides). `end` is where the lead stops.
+ */
+function fastLead(s: string): { ok: true; ts?: number; end: number } | { ok: false } {
   let i = 0;
   const n = s.length;
   const skipJunk = (): boolean => {
@@ -170,16 +173,80 @@ function fastTimestamp(s: string): { ok: true; ts?: number } | { ok: false } {
     }
   };
   if (!skipJunk()) return { ok: false };
-  if (s.charCodeAt(i) !== 91 /* [ */) return { ok: true };
+  if (s.charCodeAt(i) !== 91 /* [ */) return { ok: true, end: i };
   let j = i + 1;
   while (s.charCodeAt(j) === 32) j++;
   const d0 = j;
   while (j < n && s.charCodeAt(j) >= 48 && s.charCodeAt(j) <= 57) j++;
-  if (j === d0 || s.charCodeAt(j) !== 46) return { ok: true };
+  if (j === d0 || s.charCodeAt(j) !== 46) return { ok: true, end: i };
   const f0 = ++j;
   while (j < n && s.charCodeAt(j) >= 48 && s.charCodeAt(j) <= 57) j++;
-  if (j === f0 || s.charCodeAt(j) !== 93) return { ok: true };
-  return { ok: true, ts: Number(s.slice(d0, j)) };
+  if (j === f0 || s.charCodeAt(j) !== 93) return { ok: true, end: i };
+  const ts = Number(s.slice(d0, j));
+  i = j + 1;
+  if (!skipJunk()) return { ok: false };
+  return { ok: true, ts, end: i };
+}
+
+const isLower = (c: number): boolean => c >= 97 && c <= 122;
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+const isWordChar = (c: number): boolean => isLower(c) || isDigit(c) || c === 45;
+const isKeyChar = (c: number): boolean => isLower(c) || isDigit(c) || c === 95 || c === 45 || c === 46;
+
+/**
+ * The proof rule of grammar/serial.ohm for the plain case (printable ASCII, no quotes, tabs or escapes after the
+ * lead), by hand. Returns undefined whenever it is not a clean match, and Ohm decides; the differential test
+ * holds the two to the same answers.
+ */
+function fastProof(s: string, at: number): { subsystem: string; phrase: string; fields: { key: string; value: string; keyAt: number; valueAt: number }[] } | undefined {
+  const n = s.length;
+  for (let k = at; k < n; k++) {
+    const c = s.charCodeAt(k);
+    if (c < 32 || c > 126 || c === 34) return undefined;
+  }
+  let i = at;
+  if (!isLower(s.charCodeAt(i))) return undefined;
+  i++;
+  while (i < n && (isLower(s.charCodeAt(i)) || isDigit(s.charCodeAt(i)) || s.charCodeAt(i) === 95 || s.charCodeAt(i) === 45)) i++;
+  const subsystem = s.slice(at, i);
+  if (s.charCodeAt(i) !== 58 || s.charCodeAt(i + 1) !== 32) return undefined;
+  i += 2;
+  // phrase = word (" " word)*, a word ending at a space or the end of the line
+  const p0 = i;
+  const word = (k: number): number => {
+    let j = k;
+    while (j < n && isWordChar(s.charCodeAt(j))) j++;
+    if (j === k) return -1;
+    return j === n || s.charCodeAt(j) === 32 ? j : -1;
+  };
+  let e = word(i);
+  if (e < 0) return undefined;
+  i = e;
+  while (s.charCodeAt(i) === 32) {
+    const e2 = word(i + 1);
+    if (e2 < 0) break;
+    i = e2;
+  }
+  const phrase = s.slice(p0, i);
+  const fields: { key: string; value: string; keyAt: number; valueAt: number }[] = [];
+  for (;;) {
+    let j = i;
+    while (s.charCodeAt(j) === 32) j++;
+    if (j === i) break;
+    if (!isLower(s.charCodeAt(j))) break; // not a field: only trailing spaces may follow
+    const k0 = j;
+    while (j < n && isKeyChar(s.charCodeAt(j))) j++;
+    if (s.charCodeAt(j) !== 61) return undefined;
+    const v0 = j + 1;
+    j = v0;
+    while (j < n && s.charCodeAt(j) !== 32 && s.charCodeAt(j) !== 61) j++;
+    if (j === v0 || s.charCodeAt(j) === 61) return undefined;
+    fields.push({ key: s.slice(k0, v0 - 1), value: s.slice(v0, j), keyAt: k0, valueAt: v0 });
+    i = j;
+  }
+  if (!fields.length) return undefined;
+  while (s.charCodeAt(i) === 32) i++;
+  return i === n ? { subsystem, phrase, fields } : undefined;
 }
 
 function startsWithPrefixAt(s: string, at: number, prefixes: readonly string[]): string | undefined {
@@ -199,9 +266,36 @@ export function parseSerialLine(text: string, opts: ParseSerialOptions = {}): Se
   const { base, end } = overwriteBase(text);
   const s = base === 0 && end === text.length ? text : text.slice(base, end);
 
-  if (fast && s.indexOf('=') === -1 && s.indexOf('SeaBIOS (version ') === -1 && s.indexOf('Linux version ') === -1 && !prefixes.some((p) => s.includes(p))) {
-    const t = fastTimestamp(s);
-    if (t.ok) return t.ts === undefined ? { type: 'noise' } : { type: 'noise', timestamp: t.ts };
+  if (fast) {
+    const lead = fastLead(s);
+    if (lead.ok) {
+      const ts = lead.ts;
+      // A banner counts only right after the lead (proof lines start lower-case, banners upper-case).
+      const banner = s.startsWith('SeaBIOS (version ', lead.end) ? 'seabios' : s.startsWith('Linux version ', lead.end) ? 'linux-version' : undefined;
+      if (banner) return ts === undefined ? { type: 'boot-start', reason: banner } : { type: 'boot-start', reason: banner, timestamp: ts };
+      const known = prefixes.some((p) => s.includes(p));
+      if (!known) {
+        // Without a known prefix a line is a proof line only if it has `<lower...>: ` right after the lead and a `=`.
+        let j = lead.end;
+        const proofShaped = isLower(s.charCodeAt(j)) && s.indexOf('=', j) !== -1 && ((): boolean => {
+          while (j < s.length && (isLower(s.charCodeAt(j)) || isDigit(s.charCodeAt(j)) || s.charCodeAt(j) === 95 || s.charCodeAt(j) === 45)) j++;
+          return s.charCodeAt(j) === 58 && s.charCodeAt(j + 1) === 32;
+        })();
+        if (!proofShaped) return ts === undefined ? { type: 'noise' } : { type: 'noise', timestamp: ts };
+      }
+      const p = fastProof(s, lead.end);
+      if (p) {
+        const out: SerialLine = {
+          type: 'proof',
+          subsystem: p.subsystem,
+          phrase: p.phrase,
+          col: base + lead.end + 1,
+          fields: p.fields.map((f) => ({ key: f.key, value: f.value, col: base + f.keyAt + 1, valueCol: base + f.valueAt + 1 })),
+        };
+        if (ts !== undefined) out.timestamp = ts;
+        return out;
+      }
+    }
   }
 
   const g = serialGrammar();
@@ -229,12 +323,14 @@ export function parseSerialLine(text: string, opts: ParseSerialOptions = {}): Se
     let expected = pm.failed() ? pm.getExpectedText() : 'a proof line';
     if (pos >= s.length) expected = `${expected} (the line ends here)`;
     const col = base + pos + 1;
-    const got = pos < s.length ? ` but found ${JSON.stringify(s.slice(pos, pos + 12))}` : '';
+    const found = pos < s.length ? JSON.stringify(s.slice(pos, pos + 12)) : 'the end of the line';
+    const got = pos < s.length ? ` but found ${found}` : '';
     return withTs({
       type: 'malformed' as const,
       prefix,
       col,
       expected,
+      found,
       message: `malformed \`${prefix}\` line at column ${col}: expected ${expected}${got}`,
     });
   }

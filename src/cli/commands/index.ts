@@ -4,6 +4,8 @@ import { registerCheck } from './check.js';
 import { registerParse } from './parse.js';
 import { registerRules } from './rules.js';
 import { registerConformance } from './conformance.js';
+import { registerProof } from './proof.js';
+import { registerClassify } from './classify.js';
 
 /** Each feature registers its own subcommands; add one line per module. */
 export function registerCommands(program: Command): void {
@@ -12,4 +14,6 @@ export function registerCommands(program: Command): void {
   registerCheck(program);
   registerRules(program);
   registerConformance(program);
+  registerProof(program);
+  registerClassify(program);
 }
