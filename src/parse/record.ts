@@ -1,6 +1,6 @@
 import type { Fields } from './template.js';
 
-export type TraceFormat = 'qemu' | 'ftrace' | 'canonical' | 'serial';
+export type TraceFormat = 'qemu' | 'ftrace' | 'canonical' | 'serial' | 'evidence';
 
 /** One parsed trace line, typed by its format's templates; the normaliser turns it into model events. */
 export interface TraceRecord {

@@ -167,7 +167,7 @@ export function checkSpecText<T = unknown>(
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const problems: Located[] = [];
   for (const e of doc.errors) {
-    const p = e.linePos?.[0] ?? { line: 1, col: 1 };
+    const p = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
     problems.push({ file, line: p.line, col: p.col, message: `YAML: ${e.message.split('\n')[0]}` });
   }
   if (problems.length) return { problems };

@@ -60,7 +60,7 @@ export function registerCheck(program: Command): void {
     .argument('<trace...>', "trace files (gzip ok), or '-' for standard input")
     .addOption(new Option('-f, --format <format>', `output format, repeatable (${REPORT_FORMATS.join(', ')}); default text`).choices([...REPORT_FORMATS]).default([]).argParser(collect))
     .option('-o, --output <file>', 'write the n-th --format to the n-th --output instead of stdout (repeatable)', collect, [] as string[])
-    .addOption(new Option('--input-format <format>', 'trace format instead of auto-detection').choices(['qemu', 'ftrace', 'serial', 'canonical']))
+    .addOption(new Option('--input-format <format>', 'trace format instead of auto-detection').choices(['qemu', 'ftrace', 'serial', 'canonical', 'evidence']))
     .option('--shape <id|file>', 'controller shape supplying what the trace does not show (default qemu-nvme)')
     .option('--rules <dir>', 'extra rule catalog directory (repeatable)', collect, [] as string[])
     .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding at or above this severity remains').choices(['error', 'warning', 'never']).default('error'))
