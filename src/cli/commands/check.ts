@@ -53,13 +53,38 @@ export function buildResult(files: FileResult[], catalog: Catalog): CheckResult 
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
+/**
+ * Pairs each --output with the --format right before it (`--format github --format sarif --output x.sarif`
+ * sends SARIF to the file and annotations to stdout). Commander keeps the two lists apart, so read the order
+ * from the raw arguments.
+ */
+export function pairFormats(argv: string[]): { format: ReportFormat; output?: string }[] {
+  const pairs: { format: ReportFormat; output?: string }[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') break;
+    const m = /^(--format|-f|--output|-o)(?:=(.*))?$/.exec(a);
+    if (!m) continue;
+    const value = m[2] ?? argv[++i];
+    if (value === undefined) continue;
+    if (m[1] === '--format' || m[1] === '-f') pairs.push({ format: value as ReportFormat });
+    else {
+      const last = pairs[pairs.length - 1];
+      if (!last) pairs.push({ format: 'text', output: value });
+      else if (last.output !== undefined) throw new UserError(`--output ${value}: the --format before it already has an --output (${last.output})`);
+      else last.output = value;
+    }
+  }
+  return pairs.length ? pairs : [{ format: 'text' }];
+}
+
 export function registerCheck(program: Command): void {
   program
     .command('check')
     .description('check NVMe traces (QEMU pci_nvme_* logs, Linux ftrace, serial logs) against the rule catalog')
     .argument('<trace...>', "trace files (gzip ok), or '-' for standard input")
     .addOption(new Option('-f, --format <format>', `output format, repeatable (${REPORT_FORMATS.join(', ')}); default text`).choices([...REPORT_FORMATS]).default([]).argParser(collect))
-    .option('-o, --output <file>', 'write the n-th --format to the n-th --output instead of stdout (repeatable)', collect, [] as string[])
+    .option('-o, --output <file>', 'write the --format just before it to this file instead of stdout (repeatable)', collect, [] as string[])
     .addOption(new Option('--input-format <format>', 'trace format instead of auto-detection').choices(['qemu', 'ftrace', 'serial', 'canonical', 'evidence']))
     .option('--shape <id|file>', 'controller shape supplying what the trace does not show (default qemu-nvme)')
     .option('--rules <dir>', 'extra rule catalog directory (repeatable)', collect, [] as string[])
@@ -72,10 +97,11 @@ export function registerCheck(program: Command): void {
     .option('--baseline <file>', 'report only findings not recorded in this baseline')
     .option('--write-baseline <file>', 'record the current findings as the accepted baseline')
     .option('--live', 'print text findings as soon as their evidence is complete (default when reading standard input)')
-    .action(async (traces: string[], o: CheckCliOptions) => {
+    .action(async (traces: string[], o: CheckCliOptions, cmd: Command) => {
       const catalog = loadCatalog(o.rules);
-      const formats: ReportFormat[] = o.format.length ? o.format : ['text'];
-      if (o.output.length > formats.length) throw new UserError(`${o.output.length} --output given for ${formats.length} --format`);
+      const pairs = pairFormats(cmd.args.length ? process.argv.slice(2) : []);
+      const formats = pairs.map((p) => p.format);
+      o.output = pairs.map((p) => p.output as string);
       // Machine formats go to stdout alone; two of them cannot share it.
       const toStdout = formats.filter((_f, i) => !o.output[i]);
       if (toStdout.length > 1) throw new UserError(`formats ${toStdout.join(' and ')} would both go to stdout: give each but one an --output`);
