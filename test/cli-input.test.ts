@@ -139,3 +139,17 @@ describe('nvmeproof on bad input', () => {
     noStack(u.stderr);
   });
 });
+
+describe('serial logs', () => {
+  it('a real serial capture with no proof line is not passed silently: exit 2, nothing was checked', () => {
+    const r = cli(['check', path.join(EXAMPLES, 'linux-boot-smp1.serial.txt')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/linux-boot-smp1\.serial\.txt: nothing was checked: no proof lines found/);
+  });
+
+  it('a serial log with proof lines checks clean', () => {
+    const r = cli(['check', path.join(EXAMPLES, 'serial', 'qemu-cloud-shapes.serial.txt')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/serial, \d+ lines, conforming/);
+  });
+});

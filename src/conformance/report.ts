@@ -30,7 +30,7 @@ export async function buildConformanceReport(catalog: Catalog): Promise<Conforma
     .map((r) => {
       const id = r.meta.id;
       // A case belongs to a rule when its cases file is about that rule, or when it expects that rule's finding.
-      const cases = all.filter((c) => c.rule === id || c.expected.some((e) => e.startsWith(`${id}@`)));
+      const cases = all.filter((c) => c.rule === id || c.name.startsWith(`${id}:`) || c.expected.some((e) => e.startsWith(`${id}@`)));
       return {
         id,
         family: r.meta.family,

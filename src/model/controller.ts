@@ -90,6 +90,8 @@ export class ControllerModel {
   private grantedSq: number;
   private grantedCq: number;
   private current?: Cmd;
+  /** The guest action QEMU's next error line is about: the last register/doorbell write or fetched command. */
+  private lastAction?: Flaggable;
   private dbbufRef?: SourceRef;
   private nsBlocks = new Map<number, number>();
   readonly coverage = { registers: {} as Record<string, number>, commands: {} as Record<string, number> };
@@ -158,11 +160,13 @@ export class ControllerModel {
     const old = decodeCc(this.cc);
     const isCc = offset === REG.CC;
     const next = isCc ? decodeCc(value) : undefined;
+    const subject: Flaggable = {};
+    this.lastAction = subject;
     if (this.engine.hasHook('reg.write')) {
       this.engine.fire(
         'reg.write',
         { reg: name, offset, value, size: ev.f.size, high: at?.high ?? false, access: at?.reg.access ?? null, enabled: this.enabled, cc: { ...old }, new: next ? { ...next } : null, cap: this.capScope() },
-        { ev, binding: `reg=${name ?? offset.toString(16)}`, related: this.enableRef ? [this.enableRef] : [] },
+        { ev, binding: `reg=${name ?? offset.toString(16)}`, related: this.enableRef ? [this.enableRef] : [], subject },
       );
     }
     switch (offset) {
@@ -203,18 +207,29 @@ export class ControllerModel {
       const related = [this.aqa?.ref, this.asq.ref, this.acq.ref].filter((x): x is SourceRef => !!x);
       this.engine.fire(
         'ctrl.enable',
-        { cc: { ...cc }, cap: this.capScope(), aqa_set: this.aqa !== undefined, asq_set: asqSet, acq_set: acqSet, asq: this.asq.lo ?? null, acq: this.acq.lo ?? null },
-        { ev, binding: 'reg=CC.EN', related },
+        {
+          cc: { ...cc },
+          cap: this.capScope(),
+          aqa_set: this.aqa !== undefined,
+          asq_set: asqSet,
+          acq_set: acqSet,
+          asq: this.asq.lo ?? null,
+          acq: this.acq.lo ?? null,
+          page_size: 4096 * 2 ** cc.mps,
+        },
+        { ev, binding: 'reg=CC.EN', related, subject: this.lastAction },
       );
     }
     this.enabled = true;
     this.enableRef = this.ref(ev, 'controller enabled here (CC.EN 0->1)');
     this.shutdownRef = undefined;
-    const aqa = this.aqa?.value ?? 0;
+    // Without an AQA write the admin queue sizes are unknown (0): doorbell range checks then stay silent
+    // rather than flag every admin doorbell after the one real mistake.
+    const aqa = this.aqa?.value;
     const asq = this.asq.lo !== undefined ? this.asq.lo + this.asq.hi * 2 ** 32 : undefined;
     const acq = this.acq.lo !== undefined ? this.acq.lo + this.acq.hi * 2 ** 32 : undefined;
-    this.cqs.set(0, { qid: 0, entries: ((aqa >>> 16) & 0xfff) + 1, base: acq, line: ev.line, raw: ev.raw, sqs: new Set([0]) });
-    this.sqs.set(0, { qid: 0, entries: (aqa & 0xfff) + 1, base: asq, cqid: 0, line: ev.line, raw: ev.raw, outstanding: new Map() });
+    this.cqs.set(0, { qid: 0, entries: aqa === undefined ? 0 : ((aqa >>> 16) & 0xfff) + 1, base: acq, line: ev.line, raw: ev.raw, sqs: new Set([0]) });
+    this.sqs.set(0, { qid: 0, entries: aqa === undefined ? 0 : (aqa & 0xfff) + 1, base: asq, cqid: 0, line: ev.line, raw: ev.raw, outstanding: new Map() });
   }
 
   /** CC.EN 1->0 (controller reset) or a PCI/FLR reset: queues and outstanding commands are gone. */
@@ -246,12 +261,14 @@ export class ControllerModel {
     const qid = index >> 1;
     const queue = index & 1 ? 'cq' : 'sq';
     const q = queue === 'sq' ? this.sqs.get(qid) : this.cqs.get(qid);
+    const subject: Flaggable = {};
+    this.lastAction = subject;
     if (!this.engine.hasHook('doorbell')) return;
     const related = (): SourceRef[] => (q ? [{ file: this.file, line: q.line, raw: q.raw, note: `${queue.toUpperCase()} ${qid} created here` }] : []);
     this.engine.fire(
       'doorbell',
       { queue, qid, value, offset, stride, aligned_offset: (offset - 0x1000) % stride === 0, exists: !!q, entries: q?.entries ?? null, enabled: this.enabled, shadow: this.dbbufRef !== undefined },
-      { ev, binding: () => `${queue}=${qid}`, related },
+      { ev, binding: () => `${queue}=${qid}`, related, subject },
     );
   }
 
@@ -302,6 +319,7 @@ export class ControllerModel {
       sq.outstanding.set(cid, cmd);
     }
     this.current = cmd;
+    this.lastAction = cmd;
   }
 
   private nsActive(nsid: number): boolean {
@@ -497,8 +515,11 @@ export class ControllerModel {
       // QEMU tells us the namespace size it checked against.
       this.nsBlocks.set(this.current.nsid, num(ev.f.limit));
     }
-    const cmd = this.current;
-    this.engine.deviceEvent(ev, { ev, binding: cmd ? `sq=${cmd.sqid},cid=${cmd.cid}` : name, related: cmd ? [{ file: this.file, line: cmd.line, raw: cmd.raw, note: 'command submitted here' }] : [], subject: cmd });
+    // QEMU prints its complaint right after the guest action it is about: a register or doorbell write, or the
+    // command it is processing.
+    const subject = this.lastAction;
+    const cmd = subject === this.current ? this.current : undefined;
+    this.engine.deviceEvent(ev, { ev, binding: cmd ? `sq=${cmd.sqid},cid=${cmd.cid}` : name, related: cmd ? [{ file: this.file, line: cmd.line, raw: cmd.raw, note: 'command submitted here' }] : [], subject });
   }
 
   /** Live-state size, for the benchmark's claim that memory follows queues and commands in flight. */

@@ -42,8 +42,12 @@ export function renderMessage(template: string, scope: Scope): string {
   });
 }
 
+/** How far (in lines) after a finding a device event of the same rule is taken as its echo. */
+const DEVICE_ECHO_WINDOW = 64;
+
 export class RuleEngine {
   readonly findings: Finding[] = [];
+  private readonly lastByRule = new Map<string, Finding>();
   readonly exercised = new Set<string>();
   private readonly seen = new Set<string>();
 
@@ -116,6 +120,7 @@ export class RuleEngine {
       source: 'model',
     };
     if (subject) (subject.flagged ??= new Map()).set(r.meta.id, f);
+    this.lastByRule.set(r.meta.id, f);
     this.findings.push(f);
     this.onFinding?.(f);
     return f;
@@ -133,6 +138,22 @@ export class RuleEngine {
     }
     if (!r || this.disabled.has(r.meta.id)) return false;
     this.exercised.add(r.meta.id);
+    // The guest action this complaint is about was already reported as an error (by whatever rule): the
+    // device's line is more evidence for that finding, not a second finding.
+    const subj = ctx.subject;
+    // QEMU may also complain a few lines after the guest action that caused it, once it acts on it (a
+    // misaligned ASQ written at line 11 fails the enable at line 24): the same rule's recent finding owns it.
+    const recent = this.lastByRule.get(r.meta.id);
+    const prior =
+      (subj?.flagged ? [...subj.flagged.values()].find((f) => f.severity === 'error') : undefined) ??
+      (recent && ev.line - recent.line <= DEVICE_ECHO_WINDOW ? recent : undefined);
+    if (prior) {
+      if (!prior.related.some((x) => x.line === ev.line)) prior.related.push({ file: this.file, line: ev.line, raw: ev.raw, note: `the device reported ${name} here` });
+      // Later complaints about the same guest action (QEMU's generic "enable failed" after the specific reason)
+      // belong to the same finding.
+      if (subj) (subj.flagged ??= new Map()).set(prior.rule, prior);
+      return true;
+    }
     const body = ev.raw.slice(ev.raw.indexOf(String(ev.f.event)) + String(ev.f.event).length).trim();
     const said = `the device reported ${name}${body ? ` (${body})` : ''}`;
     const f = this.report(r, ev.f as Scope, ctx, r.spec.then.fallback === true ? said : `${r.meta.title}: ${said}`);
