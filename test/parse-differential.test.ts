@@ -8,6 +8,25 @@ import { EXAMPLES, readLines } from './helpers.js';
  * The fast matchers and the Ohm grammars are generated from the same templates; this keeps them honest:
  * on every corpus line, and on every single-character corruption of a sample of them, both paths agree.
  */
+describe('the validating regex and the scanner agree on numeric edges', () => {
+  const defs = loadEventDefs('qemu');
+  it('u16, u32, u64, i32, x8 and x64 limits, leading zeros, digit counts', () => {
+    const cases = [
+      'pci_nvme_misc_cb cid 65535', 'pci_nvme_misc_cb cid 65536', 'pci_nvme_misc_cb cid 00065', 'pci_nvme_misc_cb cid 000065', 'pci_nvme_misc_cb cid -1',
+      'pci_nvme_irq_msix raising MSI-X IRQ vector 4294967295', 'pci_nvme_irq_msix raising MSI-X IRQ vector 4294967296',
+      'pci_nvme_map_addr addr 0xffffffffffffffff len 18446744073709551615', 'pci_nvme_map_addr addr 0x1ffffffffffffffff len 1', 'pci_nvme_map_addr addr 0x1 len 18446744073709551616',
+      'pci_nvme_setfeat_numq requested cq_count=-2147483648 sq_count=2147483647, responding with cq_count=1 sq_count=1',
+      'pci_nvme_setfeat_numq requested cq_count=-2147483649 sq_count=1, responding with cq_count=1 sq_count=1',
+      'pci_nvme_aer_masked type 0xff mask 0x100', 'pci_nvme_aer_masked type 0xFF mask 0x0',
+    ];
+    for (const l of cases) {
+      const sp = l.indexOf(' ');
+      const def = defs.get(l.slice(0, sp))!;
+      expect(def.tpl.fits(l, sp + 1, {}), l).toBe(def.tpl.match(l, sp + 1) !== null);
+    }
+  });
+});
+
 describe('fast path and Ohm grammar agree', () => {
   const defs = loadEventDefs('qemu');
   const lines = [
@@ -25,6 +44,7 @@ describe('fast path and Ohm grammar agree', () => {
       const [name, start] = split(l);
       const def = defs.get(name)!;
       expect(slowMatch(def.tpl, l, start), l).toEqual(def.tpl.match(l, start));
+      expect(def.tpl.fits(l, start, {}), l).toBe(true);
       n++;
     }
     expect(n).toBeGreaterThan(7000);
@@ -49,6 +69,8 @@ describe('fast path and Ohm grammar agree', () => {
       const def = defs.get(name)!;
       const fast = def.tpl.match(bad, start);
       expect(slowMatch(def.tpl, bad, start), bad).toEqual(fast);
+      // The validating regex (used for events the model does not need) agrees with the scanner too.
+      expect(def.tpl.fits(bad, start, {}), bad).toBe(fast !== null);
       if (fast === null) rejected++;
     }
     expect(rejected).toBeGreaterThan(500);

@@ -19,17 +19,20 @@ function envelopeGrammar(): ohm.Grammar {
 interface TrieNode {
   next: (TrieNode | undefined)[];
   def: EventDef | undefined;
+  /** The consumer does not need this event's values: validate it, do not materialise it. */
+  skip: boolean;
 }
 
-function buildTrie(defs: Map<string, EventDef>): TrieNode {
-  const root: TrieNode = { next: new Array(128).fill(undefined), def: undefined };
+function buildTrie(defs: Map<string, EventDef>, wanted?: Set<string>): TrieNode {
+  const root: TrieNode = { next: new Array(128).fill(undefined), def: undefined, skip: false };
   for (const [name, def] of defs) {
     let n = root;
     for (let i = PREFIX.length; i < name.length; i++) {
       const c = name.charCodeAt(i);
-      n = n.next[c] ??= { next: new Array(128).fill(undefined), def: undefined };
+      n = n.next[c] ??= { next: new Array(128).fill(undefined), def: undefined, skip: false };
     }
     n.def = def;
+    n.skip = wanted !== undefined && def.cls === 'info' && !wanted.has(name);
   }
   return root;
 }
@@ -59,7 +62,7 @@ export class QemuParser implements LineParser {
     this.defs = opts.defs ?? loadEventDefs('qemu');
     this.wanted = opts.wanted;
     this.onOther = opts.onOther;
-    this.trie = buildTrie(this.defs);
+    this.trie = buildTrie(this.defs, opts.wanted);
   }
 
   parse(text: string, line: number): TraceRecord | undefined {
@@ -95,7 +98,7 @@ export class QemuParser implements LineParser {
     }
     // Events without arguments print their message after one space; an argument-less template may be empty.
     const bodyStart = sp === -1 ? text.length : sp + 1;
-    if (FAST && this.wanted !== undefined && def.cls === 'info' && !this.wanted.has(name)) {
+    if (FAST && node!.skip) {
       if (def.tpl.fits(text, bodyStart, this.scratch)) {
         this.skipped++;
         return undefined;

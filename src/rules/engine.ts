@@ -48,28 +48,46 @@ const DEVICE_ECHO_WINDOW = 64;
 export class RuleEngine {
   readonly findings: Finding[] = [];
   private readonly lastByRule = new Map<string, Finding>();
-  readonly exercised = new Set<string>();
+  /** Rules whose preconditions held at least once. A flag per hooked rule: this runs for every event. */
+  private readonly exercisedSet = new Set<string>();
+  private readonly hooked = new Map<string, { rule: CompiledRule; hit: boolean }[]>();
   private readonly seen = new Set<string>();
 
   constructor(
     private readonly cat: Catalog,
     private readonly file: string,
     private readonly onFinding?: (f: Finding) => void,
-    private readonly disabled: Set<string> = new Set(),
-  ) {}
+    disabled: Set<string> = new Set(),
+  ) {
+    this.disabled = disabled;
+    for (const [hook, rules] of cat.byHook) {
+      this.hooked.set(
+        hook,
+        rules.filter((r) => !disabled.has(r.meta.id)).map((rule) => ({ rule, hit: false })),
+      );
+    }
+  }
+
+  private readonly disabled: Set<string>;
+
+  get exercised(): Set<string> {
+    for (const list of this.hooked.values()) for (const h of list) if (h.hit) this.exercisedSet.add(h.rule.meta.id);
+    return this.exercisedSet;
+  }
 
   hasHook(hook: string): boolean {
-    return this.cat.byHook.has(hook);
+    return this.hooked.has(hook);
   }
 
   /** Evaluates every rule given at this hook; scope is built by the caller only when hasHook() said so. */
   fire(hook: string, scope: Scope, ctx: HookContext): void {
-    const rules = this.cat.byHook.get(hook);
-    if (!rules) return;
-    for (const r of rules) {
-      if (this.disabled.has(r.meta.id)) continue;
-      if (r.when && !truthy(r.when(scope))) continue;
-      this.exercised.add(r.meta.id);
+    const rules = this.hooked.get(hook);
+    if (rules === undefined) return;
+    for (let i = 0; i < rules.length; i++) {
+      const h = rules[i]!;
+      const r = h.rule;
+      if (r.when !== undefined && !truthy(r.when(scope))) continue;
+      h.hit = true;
       if (!this.passes(r, scope)) this.report(r, scope, ctx);
     }
   }
@@ -137,7 +155,7 @@ export class RuleEngine {
       if (fb && !((fb.spec.then.ignore as string[] | undefined) ?? []).includes(name)) r = fb;
     }
     if (!r || this.disabled.has(r.meta.id)) return false;
-    this.exercised.add(r.meta.id);
+    this.exercisedSet.add(r.meta.id);
     // The guest action this complaint is about was already reported as an error (by whatever rule): the
     // device's line is more evidence for that finding, not a second finding.
     const subj = ctx.subject;
@@ -167,7 +185,7 @@ export class RuleEngine {
     const r = this.cat.byStatus.get(code) ?? this.cat.rules.find((x) => x.spec.then.check === 'status-success');
     // (only wire-domain rules are indexed by status)
     if (!r || this.disabled.has(r.meta.id)) return;
-    this.exercised.add(r.meta.id);
+    this.exercisedSet.add(r.meta.id);
     const ignore = (r.spec.then.ignore as number[] | undefined) ?? [];
     if (ignore.includes(code)) return;
     // A command already reported as an error for its cause needs no second finding for its status.
