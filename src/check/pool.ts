@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { checkTrace, type CheckOptions } from './run.js';
 import type { FileResult } from '../findings/finding.js';
 import { UserError, type Located } from '../util/errors.js';
+import { workerFile } from '../util/paths.js';
 
 /**
  * Checks many traces at once, spreading files over worker threads up to the core count. Each file is still
@@ -22,7 +23,7 @@ export async function checkMany(files: string[], opts: CheckOptions & { shape?: 
   const jobOpts = { format: opts.format, rulesDirs: opts.rulesDirs, maxFindings: opts.maxFindings, shape: typeof opts.shape === 'string' ? opts.shape : undefined };
   await Promise.all(
     Array.from({ length: n }, () => {
-      const w = new Worker(new URL('./worker.js', import.meta.url));
+      const w = new Worker(workerFile('check/worker.js'));
       return new Promise<void>((resolve, reject) => {
         const feed = (): void => {
           if (next >= files.length || firstError) {

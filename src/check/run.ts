@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import { openLines, type LineBatch } from '../read/lines.js';
+import { pipelinedBatches } from '../read/pipeline.js';
 import { detectFormat } from './detect.js';
 import { QemuParser } from '../parse/qemu.js';
 import { FtraceParser } from '../parse/ftrace.js';
@@ -16,7 +18,22 @@ import { UserError } from '../util/errors.js';
 import { SerialProofChecker } from '../proof/check.js';
 import { classifyFile } from '../classify/classify.js';
 
+/** Files at least this large are read on a second thread (below it, starting the thread costs more than it saves). */
+const PIPELINE_MIN_BYTES = 8 << 20;
+
+function usePipeline(name: string, opts: CheckOptions): boolean {
+  if (name === '-' || opts.pipeline === false || process.env.NVMEPROOF_THREADS === '1') return false;
+  if (opts.pipeline === true) return true;
+  try {
+    return fs.statSync(name).size >= PIPELINE_MIN_BYTES;
+  } catch {
+    return false;
+  }
+}
+
 export interface CheckOptions {
+  /** false: read on this thread only (the worker pool already spreads files over the cores); true: always use the reading thread; default: for files of 8 MiB or more. */
+  pipeline?: boolean;
   format?: TraceFormat;
   shape?: string | ControllerShape;
   rulesDirs?: string[];
@@ -91,34 +108,51 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
     eventCounts[e.kind] = (eventCounts[e.kind] ?? 0) + 1;
     model.consume(e);
   };
+  let skippedUpstream = 0;
   const run = (b: LineBatch): void => {
     const ls = b.lines;
-    for (let i = 0; i < ls.length; i++) {
-      const r = parser.parse(ls[i]!, b.firstLine + i);
-      if (r !== undefined) feed(r);
+    const nos = b.lineNos;
+    if (nos === undefined) {
+      for (let i = 0; i < ls.length; i++) {
+        const r = parser.parse(ls[i]!, b.firstLine + i);
+        if (r !== undefined) feed(r);
+      }
+    } else {
+      for (let i = 0; i < ls.length; i++) {
+        const r = parser.parse(ls[i]!, nos[i]!);
+        if (r !== undefined) feed(r);
+      }
+      skippedUpstream += b.skipped ?? 0;
     }
-    if (b.unterminated) {
+    const lastNo = b.lastLine ?? b.firstLine + ls.length - 1;
+    if (b.unterminated && ls.length > 0 && (nos === undefined || nos[ls.length - 1] === lastNo)) {
       // The input stopped mid-line. If that fragment was not a whole event (it may have been skipped as an
       // unknown name or as noise), say so rather than let a cut-off trace pass quietly.
       const last = ls[ls.length - 1]!;
-      const ln = b.firstLine + ls.length - 1;
+      const ln = lastNo;
       const already = parser.diagnostics.some((d) => d.line === ln);
       if (!already && (parser.unknownEvents.size > 0 || /^(\d+@)?pci_nvm|: nvme_/.test(last))) {
         const reparsed = parser.format === 'qemu' ? new QemuParser().parse(last, ln) : undefined;
         if (!reparsed) parser.diagnostics.push({ line: ln, col: last.length + 1, message: 'the trace ends in the middle of this line (no newline at end of file): truncated?', raw: last });
       }
     }
-    lines = b.firstLine + ls.length - 1;
+    lines = lastNo;
     opts.onProgress?.(lines, findingsCount);
   };
   let stoppedEarly = false;
   try {
-    for (const b of held) run(b);
-    if (!done) {
-      for (;;) {
-        const r = await it.next();
-        if (r.done) break;
-        run(r.value);
+    if (format === 'qemu' && usePipeline(name, opts)) {
+      // Large QEMU trace: a second thread reads and drops the events the model does not need.
+      await it.return?.();
+      for await (const b of pipelinedBatches(name)) run(b);
+    } else {
+      for (const b of held) run(b);
+      if (!done) {
+        for (;;) {
+          const r = await it.next();
+          if (r.done) break;
+          run(r.value);
+        }
       }
     }
   } catch (err) {
@@ -145,7 +179,7 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
     });
   }
   findings.sort((a, b) => a.line - b.line || a.rule.localeCompare(b.rule));
-  events += parser.skipped;
+  events += parser.skipped + skippedUpstream;
   if (events === 0 && parser.diagnostics.length === 0) {
     throw new UserError(`${file}: no NVMe events found in ${lines} line(s) (read as ${format}); nothing was checked`);
   }

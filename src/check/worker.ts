@@ -10,7 +10,7 @@ interface Job {
 }
 
 parentPort!.on('message', (job: Job) => {
-  checkTrace(job.file, job.opts).then(
+  checkTrace(job.file, { ...job.opts, pipeline: false }).then(
     (result) => parentPort!.postMessage({ id: job.id, result }),
     (err: unknown) => {
       const e = err as Error;

@@ -65,6 +65,26 @@ export class QemuParser implements LineParser {
     this.trie = buildTrie(this.defs, opts.wanted);
   }
 
+  /**
+   * True when the line is a well-formed event the consumer does not need: it can be dropped before parse()
+   * (the pipelining reader does this on another thread). Everything else must go through parse().
+   */
+  skippable(text: string): boolean {
+    if (!text.startsWith(PREFIX)) return false;
+    let node: TrieNode | undefined = this.trie;
+    let i = PREFIX.length;
+    const len = text.length;
+    while (i < len) {
+      const c = text.charCodeAt(i);
+      if (c === 32) break;
+      node = c < 128 ? node.next[c] : undefined;
+      if (node === undefined) return false;
+      i++;
+    }
+    if (!node.skip || node.def === undefined || !FAST) return false;
+    return node.def.tpl.fits(text, i === len ? len : i + 1, this.scratch);
+  }
+
   parse(text: string, line: number): TraceRecord | undefined {
     let pos = 0;
     const c0 = text.charCodeAt(0);

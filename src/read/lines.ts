@@ -16,6 +16,12 @@ export interface LineBatch {
   lines: string[];
   /** The last line had no newline: the input ended mid-line (a truncated trace, or a live stream cut off). */
   unterminated?: boolean;
+  /** Set when lines were dropped upstream (see read/pipeline.ts): the line number of each kept line. */
+  lineNos?: Int32Array;
+  /** How many well-formed, unneeded events were dropped upstream from this batch. */
+  skipped?: number;
+  /** Number of the batch's last input line (kept or not). */
+  lastLine?: number;
 }
 
 export interface LineSource {

@@ -12,3 +12,11 @@ export function specPath(...parts: string[]): string {
 export function grammarPath(name: string): string {
   return path.join(GRAMMAR_DIR, name);
 }
+
+/**
+ * The compiled file of a worker thread's module (e.g. 'read/pipeline-worker.js'). Workers always run the
+ * built JavaScript in dist/, also when the caller runs from TypeScript sources (vitest).
+ */
+export function workerFile(relative: string): string {
+  return path.join(PACKAGE_ROOT, 'dist', relative);
+}
