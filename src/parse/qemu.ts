@@ -48,7 +48,6 @@ export class QemuParser implements LineParser {
   otherLines = 0;
   skipped = 0;
   private readonly defs: Map<string, EventDef>;
-  private readonly wanted?: Set<string>;
   private readonly scratch = {};
   private readonly trie: TrieNode;
 
@@ -60,7 +59,6 @@ export class QemuParser implements LineParser {
    */
   constructor(opts: { wanted?: Set<string>; defs?: Map<string, EventDef>; onOther?: (text: string, line: number) => void } = {}) {
     this.defs = opts.defs ?? loadEventDefs('qemu');
-    this.wanted = opts.wanted;
     this.onOther = opts.onOther;
     this.trie = buildTrie(this.defs, opts.wanted);
   }

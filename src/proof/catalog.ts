@@ -1,3 +1,4 @@
+import type { RuleSpec } from '../rules/catalog.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
@@ -5,7 +6,7 @@ import { isMap, isSeq, type Node } from 'yaml';
 import { listSpecFiles, loadSpecFile, locateAjvErrors, type LoadedSpec } from '../specs/load.js';
 import { UserError, type Located } from '../util/errors.js';
 import { PACKAGE_ROOT, specPath } from '../util/paths.js';
-import type { RuleMeta, Severity } from '../findings/finding.js';
+import type { RuleMeta } from '../findings/finding.js';
 import type { ValueSpec, ValueType } from './values.js';
 import { CHECK_KINDS } from './checks-registry.js';
 
@@ -244,18 +245,7 @@ export function loadPolicy(file = specPath('dma', 'backend-policy.yaml')): Polic
   return { file, backends: spec.data.backends.map((b) => ({ ...b, aliases: b.aliases ?? [] })), observations: spec.data.observations, policies };
 }
 
-interface RawRule {
-  id: string;
-  severity: Severity;
-  title: string;
-  message: string;
-  section: string;
-  explanation: string;
-  fix?: string;
-  formats?: string[];
-  given?: string;
-  then: { check: string; [k: string]: unknown };
-}
+type RawRule = RuleSpec;
 
 const optionAjv = new Ajv2020({ allErrors: true, strict: false });
 const optionValidators = new Map<string, ValidateFunction>();

@@ -32,7 +32,8 @@ interface Msg {
 }
 
 export async function* pipelinedBatches(file: string): AsyncGenerator<LineBatch> {
-  const worker = new Worker(workerFile('read/pipeline-worker.js'), { workerData: { file, inFlight: IN_FLIGHT } });
+  // The reader's live data is a few batches: a small heap keeps two threads' memory near one thread's.
+  const worker = new Worker(workerFile('read/pipeline-worker.js'), { workerData: { file, inFlight: IN_FLIGHT }, resourceLimits: { maxOldGenerationSizeMb: 64 } });
   const queue: Msg[] = [];
   let wake: (() => void) | undefined;
   let failure: Error | undefined;

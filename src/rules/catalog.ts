@@ -6,20 +6,13 @@ import { specPath } from '../util/paths.js';
 import { compileAst, parseExpr, ExprError, type Ast, type Compiled } from './expr.js';
 import { cached, cacheKey } from '../util/cache.js';
 import { UserError, type Located } from '../util/errors.js';
-import type { RuleMeta, Severity } from '../findings/finding.js';
+import type { RuleMeta } from '../findings/finding.js';
 import { CHECK_KINDS } from './check-kinds.js';
 
 /** The rule catalog: specs/rules/*.yaml (plus --rules DIR), schema-checked, expressions compiled once. */
 
-export interface RuleSpec {
-  id: string;
-  severity: Severity;
-  title: string;
-  message: string;
-  section: string;
-  explanation: string;
-  fix?: string;
-  formats?: string[];
+/** A rule as written in YAML: the metadata reports show, plus what the engine evaluates. */
+export interface RuleSpec extends Omit<RuleMeta, 'family'> {
   given?: string;
   when?: string;
   then: { check: string; [opt: string]: unknown };
