@@ -9,6 +9,7 @@ import { normaliseQemu } from '../../normalise/qemu.js';
 import { normaliseFtrace } from '../../normalise/ftrace.js';
 import { loadNvmeSpec } from '../../specs/nvme.js';
 import { UserError } from '../../util/errors.js';
+import { parseSerialLine, BootTracker } from '../../parse/serial.js';
 
 function json(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? '0x' + x.toString(16) : x));
@@ -19,7 +20,7 @@ export function registerParse(program: Command): void {
     .command('parse')
     .description('print the typed, normalised events of traces as JSON Lines, then a summary on stderr')
     .argument('<trace...>', "trace files (gzip ok), or '-' for standard input")
-    .addOption(new Option('--input-format <format>', 'trace format instead of auto-detection').choices(['qemu', 'ftrace']))
+    .addOption(new Option('--input-format <format>', 'trace format instead of auto-detection').choices(['qemu', 'ftrace', 'serial']))
     .option('--summary-only', 'print only the summary')
     .action(async (traces: string[], o: { inputFormat?: TraceFormat; summaryOnly?: boolean }) => {
       let bad = 0;
@@ -30,10 +31,38 @@ export function registerParse(program: Command): void {
         let lines = 0;
         const write = (s: string): void => void (o.summaryOnly || process.stdout.write(s));
         let buf = '';
+        let serial: { boots: BootTracker; proof: number; malformed: number; boot: number } | undefined;
         const handle = (b: LineBatch): void => {
+          if (!parser && !serial) {
+            const fmt = o.inputFormat ?? detectFormat(b.lines);
+            if (fmt === 'serial') serial = { boots: new BootTracker(), proof: 0, malformed: 0, boot: 1 };
+            else if (fmt !== 'qemu' && fmt !== 'ftrace') throw new UserError(`${src.name}: no QEMU or ftrace NVMe events or serial proof lines found in its first lines`);
+          }
+          if (serial) {
+            // Serial logs: proof lines (and boot boundaries, and would-be proof lines that do not parse).
+            for (let i = 0; i < b.lines.length; i++) {
+              const ln = b.firstLine + i;
+              const sl = parseSerialLine(b.lines[i]!);
+              const change = serial.boots.feed(sl, ln);
+              if (change.started) {
+                serial.boot = serial.boots.boot;
+                write(json({ file: src.name, line: ln, kind: 'boot-start', boot: serial.boot, reason: change.reason }) + '\n');
+              }
+              if (sl.type === 'proof') {
+                serial.proof++;
+                const fields = Object.fromEntries(sl.fields.map((f) => [f.key, f.value]));
+                write(json({ file: src.name, line: ln, kind: 'proof-line', boot: serial.boot, subsystem: sl.subsystem, phrase: sl.phrase, fields, raw: b.lines[i] }) + '\n');
+              } else if (sl.type === 'malformed') {
+                serial.malformed++;
+                process.stderr.write(`${src.name}:${ln}:${sl.col}: ${sl.message}\n`);
+              }
+            }
+            lines = b.firstLine + b.lines.length - 1;
+            return;
+          }
           if (!parser) {
             const fmt = o.inputFormat ?? detectFormat(b.lines);
-            if (fmt !== 'qemu' && fmt !== 'ftrace') throw new UserError(`${src.name}: no QEMU or ftrace NVMe events found in its first lines (serial logs: use \`nvmeproof check\`)`);
+            if (fmt !== 'qemu' && fmt !== 'ftrace') throw new UserError(`${src.name}: no QEMU or ftrace NVMe events found in its first lines`);
             parser = fmt === 'qemu' ? new QemuParser() : new FtraceParser();
           }
           const spec = parser.format === 'ftrace' ? loadNvmeSpec() : undefined;
@@ -54,6 +83,12 @@ export function registerParse(program: Command): void {
         };
         for await (const b of src.batches()) handle(b);
         write(buf);
+        if (serial) {
+          process.stderr.write(`${src.name}: ${lines} lines (serial), ${serial.proof} proof line(s) in ${serial.boots.boot} boot(s), ${serial.malformed} malformed\n`);
+          bad += serial.malformed;
+          if (serial.proof === 0 && serial.malformed === 0) throw new UserError(`${src.name}: no proof lines found`);
+          continue;
+        }
         const p = parser!;
         const events = [...counts.values()].reduce((a, b) => a + b, 0);
         process.stderr.write(`${src.name}: ${lines} lines, ${events} events (${p.format}), ${p.diagnostics.length} malformed, ${p.otherLines} other lines\n`);
