@@ -33,7 +33,8 @@ export async function checkMany(
   const results: (FileResult | undefined)[] = new Array(files.length);
   let firstError: Error | undefined;
   let next = 0;
-  const jobOpts = { format: opts.format, rulesDirs: opts.rulesDirs, maxFindings: opts.maxFindings, shape: typeof opts.shape === 'string' ? opts.shape : undefined };
+  // Options cross to the workers by structured clone: plain data only (a namespace list is plain data).
+  const jobOpts = { format: opts.format, rulesDirs: opts.rulesDirs, maxFindings: opts.maxFindings, namespace: opts.namespace, shape: typeof opts.shape === 'string' ? opts.shape : undefined };
   await Promise.all(
     Array.from({ length: n }, () => {
       const w = new Worker(workerFile('check/worker.js'));

@@ -7,6 +7,9 @@ import { FtraceParser } from '../parse/ftrace.js';
 import type { LineParser, TraceFormat, TraceRecord } from '../parse/record.js';
 import { normaliseQemu, QEMU_MODEL_EVENTS } from '../normalise/qemu.js';
 import { normaliseFtrace } from '../normalise/ftrace.js';
+import { CanonicalParser, readCanonicalHeader, type CanonRecord } from '../parse/canonical.js';
+import { CanonicalNormaliser } from '../normalise/canonical.js';
+import { AuthorityModel, authorityNotChecked } from '../model/authority.js';
 import type { Ev } from '../normalise/event.js';
 import { ControllerModel } from '../model/controller.js';
 import { loadShape, type ControllerShape } from '../model/shape.js';
@@ -17,6 +20,8 @@ import type { FileResult, Finding } from '../findings/finding.js';
 import { UserError } from '../util/errors.js';
 import { SerialProofChecker } from '../proof/check.js';
 import { classifyFile } from '../classify/classify.js';
+import { loadNamespaceFile, mergeNamespaces } from '../disk/descriptor.js';
+import type { DeclaredNamespace } from '../disk/ns-state.js';
 
 /** Files at least this large are read on a second thread (below it, starting the thread costs more than it saves). */
 const PIPELINE_MIN_BYTES = 8 << 20;
@@ -36,6 +41,8 @@ export interface CheckOptions {
   pipeline?: boolean;
   format?: TraceFormat;
   shape?: string | ControllerShape;
+  /** Namespace geometry laid over the shape's (--namespace FILE: kind disk-namespaces or disk; src/disk). */
+  namespace?: string | DeclaredNamespace[];
   rulesDirs?: string[];
   catalog?: Catalog;
   maxFindings?: number;
@@ -61,6 +68,7 @@ async function sniff(it: AsyncIterator<LineBatch>): Promise<{ held: LineBatch[];
 function parserFor(format: TraceFormat, onOther?: (text: string, line: number) => void): LineParser {
   if (format === 'qemu') return new QemuParser({ wanted: QEMU_MODEL_EVENTS, onOther });
   if (format === 'ftrace') return new FtraceParser();
+  if (format === 'canonical') return new CanonicalParser({ onOther });
   throw new UserError(`input format '${format}' is not supported by the wire checker yet`);
 }
 
@@ -84,7 +92,8 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
   };
   const parser = parserFor(format, onOther);
   const spec = loadNvmeSpec();
-  const shape = typeof opts.shape === 'object' ? opts.shape : loadShape(opts.shape ?? 'qemu-nvme');
+  let shape = typeof opts.shape === 'object' ? opts.shape : loadShape(opts.shape ?? 'qemu-nvme');
+  if (opts.namespace) shape = { ...shape, namespaces: mergeNamespaces(shape.namespaces, typeof opts.namespace === 'string' ? loadNamespaceFile(opts.namespace) : opts.namespace) };
   const catalog = opts.catalog ?? loadCatalog(opts.rulesDirs ?? []);
   let findingsCount = 0;
   const engine = new RuleEngine(catalog, file, (f) => {
@@ -92,14 +101,18 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
     opts.onFinding?.(f);
     if (opts.maxFindings !== undefined && findingsCount >= opts.maxFindings) throw new StopEarly();
   });
-  const model = new ControllerModel(file, shape, spec, engine, { registers: format !== 'ftrace' });
+  // Canonical traces: the header says whether register accesses and authors are in the trace.
+  const canon = format === 'canonical' ? readCanonicalHeader(held.flatMap((b) => b.lines.slice(0, 400))) : undefined;
+  const canonical = format === 'canonical' ? new CanonicalNormaliser({ dstrd: canon?.dstrd ?? shape.cap.dstrd }) : undefined;
+  const authority = canonical && (canon?.authors ?? true) ? new AuthorityModel(file, engine, { dstrd: canon?.dstrd ?? shape.cap.dstrd, lane: canon?.lane }) : undefined;
+  const model = new ControllerModel(file, shape, spec, engine, { registers: format === 'canonical' ? (canon?.registers ?? true) : format !== 'ftrace' });
   const eventCounts: Record<string, number> = {};
   let events = 0;
   let lines = 0;
   // Events the model does not consume were validated by the parser but not materialised.
   const feed = (r: TraceRecord): void => {
     events++;
-    const out = format === 'qemu' ? normaliseQemu(r) : normaliseFtrace(r, spec);
+    const out = format === 'qemu' ? normaliseQemu(r) : canonical ? canonical.normalise(r as CanonRecord) : normaliseFtrace(r, spec);
     if (!out) return;
     if (Array.isArray(out)) for (const e of out) step(e);
     else step(out);
@@ -107,6 +120,7 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
   const step = (e: Ev): void => {
     eventCounts[e.kind] = (eventCounts[e.kind] ?? 0) + 1;
     model.consume(e);
+    authority?.consume(e);
   };
   let skippedUpstream = 0;
   const run = (b: LineBatch): void => {
@@ -155,6 +169,7 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
         }
       }
     }
+    authority?.finish();
   } catch (err) {
     if (!(err instanceof StopEarly)) throw err;
     stoppedEarly = true;
@@ -191,6 +206,7 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
   if (parser.otherLines) notes.push(`${parser.otherLines} line(s) that are not ${format} events were skipped`);
   if (stoppedEarly) notes.push(`stopped after ${opts.maxFindings} finding(s) (--max-findings)`);
   if (format === 'ftrace') notes.push('ftrace shows commands only: register, doorbell and PRP rules are not checked on it');
+  if (canon && !canon.registers) notes.push('the canonical trace has no register accesses (registers=no): register and doorbell rules are not checked on it');
   const exercised = [...engine.exercised, ...(proof && proof.tables.length ? proof.exercised : [])].sort();
   if (parser.diagnostics.length) exercised.push('trace-malformed-line');
   return {
@@ -202,7 +218,7 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
     unknownEvents: Object.fromEntries(parser.unknownEvents),
     findings,
     exercised,
-    notChecked: [],
+    notChecked: authority ? [] : authorityNotChecked(catalog.rules),
     coverage: { registers: model.coverage.registers, commands: model.coverage.commands, events: eventCounts },
     notes: proof && proof.tables.length ? [...notes, ...proof.notes] : notes,
     ...(proof && proof.tables.length ? { proofTables: proof.tables } : {}),

@@ -6,7 +6,7 @@ import { UserError } from '../util/errors.js';
 interface Job {
   id: number;
   file: string;
-  opts: Pick<CheckOptions, 'format' | 'rulesDirs' | 'maxFindings'> & { shape?: string };
+  opts: Pick<CheckOptions, 'format' | 'rulesDirs' | 'maxFindings' | 'namespace'> & { shape?: string };
 }
 
 parentPort!.on('message', (job: Job) => {

@@ -23,6 +23,7 @@ interface CasesFile {
     verdict: 'conforming' | 'violating';
     format?: TraceFormat;
     shape?: string;
+    namespace?: string;
     expect: { rule: string; line: number; severity?: string }[];
   }[];
 }
@@ -64,7 +65,8 @@ export async function runCases(casesFile: string, catalog: Catalog): Promise<Cas
     const base = { casesFile: path.relative(PACKAGE_ROOT, casesFile), rule: spec.rule, name: c.name, file: path.relative(PACKAGE_ROOT, path.join(dir, c.file)), verdict: c.verdict, expected };
     try {
       const shape = c.shape && fs.existsSync(path.join(dir, c.shape)) ? path.join(dir, c.shape) : c.shape;
-      const r = await checkTrace(path.join(dir, c.file), { format: c.format, shape, catalog });
+      const namespace = c.namespace ? path.join(dir, c.namespace) : undefined;
+      const r = await checkTrace(path.join(dir, c.file), { format: c.format, shape, catalog, namespace });
       const actual = r.findings.filter((f) => f.severity !== 'info').map((f) => key(f.rule, f.line)).sort();
       const pass = JSON.stringify(actual) === JSON.stringify(expected) && (c.verdict === 'conforming') === (expected.length === 0);
       results.push({ ...base, actual, pass });

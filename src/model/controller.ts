@@ -4,6 +4,9 @@ import type { RuleEngine, Flaggable } from '../rules/engine.js';
 import type { Scope } from '../rules/expr.js';
 import type { NvmeSpec, CommandDef } from '../specs/nvme.js';
 import type { ControllerShape } from './shape.js';
+import { DiskTracker, type DiskCmdState } from '../disk/tracker.js';
+import type { DiskContract } from '../disk/contract.js';
+import type { NsObservation } from '../disk/ns-state.js';
 
 /**
  * One NVMe controller, replayed from the normalised event stream. It keeps only live state (registers,
@@ -43,6 +46,8 @@ interface Cmd extends Flaggable {
   effect?: () => void;
   /** An earlier command with the same CID still outstanding (a host bug, reported): both may complete. */
   prev?: Cmd;
+  /** The disk contract's view of the command: its LBA range, deallocated ranges, a backend I/O error. */
+  disk?: DiskCmdState;
 }
 
 export interface Visibility {
@@ -93,7 +98,8 @@ export class ControllerModel {
   /** The guest action QEMU's next error line is about: the last register/doorbell write or fetched command. */
   private lastAction?: Flaggable;
   private dbbufRef?: SourceRef;
-  private nsBlocks = new Map<number, number>();
+  /** Namespace geometry and deallocated ranges (src/disk: the disk contract). */
+  private readonly disk: DiskTracker;
   readonly coverage = { registers: {} as Record<string, number>, commands: {} as Record<string, number> };
 
   constructor(
@@ -102,10 +108,11 @@ export class ControllerModel {
     private readonly spec: NvmeSpec,
     private readonly engine: RuleEngine,
     private readonly vis: Visibility,
+    diskContract?: DiskContract,
   ) {
     this.grantedSq = shape.max_queue_pairs;
     this.grantedCq = shape.max_queue_pairs;
-    for (const ns of shape.namespaces ?? []) if (ns.blocks !== undefined) this.nsBlocks.set(ns.nsid, ns.blocks);
+    this.disk = new DiskTracker(shape.namespaces, diskContract);
     // Without register visibility the controller was brought up before the trace began.
     this.enabled = !vis.registers;
     if (!vis.registers) {
@@ -144,6 +151,8 @@ export class ControllerModel {
         return this.complete(ev);
       case 'device.error':
         return this.deviceError(ev);
+      case 'ns.geometry':
+        return this.nsGeometry(ev);
       default:
         if (ev.kind.startsWith('cmd.')) return this.detail(ev);
     }
@@ -240,6 +249,8 @@ export class ControllerModel {
     this.cqs.clear();
     this.current = undefined;
     this.dbbufRef = undefined;
+    // Writes in flight may or may not have reached the medium: what was deallocated is no longer known.
+    this.disk.ns.forgetAll();
     this.grantedSq = this.shape.max_queue_pairs;
     this.grantedCq = this.shape.max_queue_pairs;
     if (pci) {
@@ -310,6 +321,8 @@ export class ControllerModel {
           nsid_required: !admin && def !== undefined && def.nsid === 'required',
           ns_active: (n: unknown) => this.nsActive(num(n)),
           nn: this.shape.nn ?? null,
+          modifies: this.disk.modifiesAtSubmit(def, admin),
+          ns_read_only: this.nsReadOnly,
         },
         { ev, binding: () => `sq=${sqid},cid=${cid}`, related, subject: cmd },
       );
@@ -324,13 +337,15 @@ export class ControllerModel {
 
   private nsActive(nsid: number): boolean {
     if (!(nsid >= 1)) return false;
+    // The trace's own Identify Namespace data said it is an active namespace.
+    if (this.disk.ns.get(nsid)?.blocksFrom === 'Identify Namespace') return true;
     const list = this.shape.namespaces;
     if (list && list.length) return list.some((n) => n.nsid === nsid);
     return this.shape.nn === undefined || nsid <= this.shape.nn;
   }
 
   private lbaSize(nsid: number): number {
-    return this.shape.namespaces?.find((n) => n.nsid === nsid)?.lba_size ?? this.shape.namespaces?.[0]?.lba_size ?? 512;
+    return this.disk.ns.lbaSize(nsid);
   }
 
   /** Details of the command being processed (QEMU prints them on their own lines; ftrace inline). */
@@ -440,14 +455,18 @@ export class ControllerModel {
           cmd.rwOp = String(f.op);
           cmd.rwBytes = f.op === 'write_zeroes' ? undefined : blocks * lba;
         }
+        this.disk.onRw(cmd, f);
         const mdtsBytes = this.shape.mdts > 0 ? 2 ** this.shape.mdts * 4096 * 2 ** this.shape.cap.mpsmin : 0;
         fire(
           'cmd.rw',
-          () => ({ op: String(f.op), nsid, slba: f.slba ?? null, blocks, bytes: f.bytes ?? null, lba_size: lba, ns_blocks: this.nsBlocks.get(nsid) ?? null, mdts_bytes: mdtsBytes, transfers: f.op !== 'write_zeroes' }),
+          () => ({ op: String(f.op), nsid, slba: f.slba ?? null, blocks, bytes: f.bytes ?? null, lba_size: lba, ns_blocks: this.disk.ns.blocks(nsid) ?? null, mdts_bytes: mdtsBytes, transfers: f.op !== 'write_zeroes', read_only: this.disk.readOnly(nsid) }),
           `nsid=${nsid},cid=${cmd?.cid ?? '?'}`,
         );
         return;
       }
+      case 'cmd.dsm_range':
+        this.disk.onDsmRange(cmd, f);
+        return;
       case 'cmd.prp': {
         const page = this.pageSize();
         fire(
@@ -494,6 +513,7 @@ export class ControllerModel {
     if (!cmd || !sq) return;
     if (cmd.prev) sq.outstanding.set(cid, cmd.prev);
     else sq.outstanding.delete(cid);
+    this.diskComplete(ev, cmd, status, related);
     if (status === 0) cmd.effect?.();
     if (status !== 0) {
       const def = cmd.def;
@@ -513,13 +533,73 @@ export class ControllerModel {
     }
     if (name === 'pci_nvme_err_invalid_lba_range' && ev.f.limit !== undefined && this.current?.nsid !== undefined) {
       // QEMU tells us the namespace size it checked against.
-      this.nsBlocks.set(this.current.nsid, num(ev.f.limit));
+      this.observeGeometry(this.current.nsid, { blocks: num(ev.f.limit) }, 'the device limit', ev, this.current);
     }
+    // A backend I/O error is reported when the I/O completes, not when it is submitted: find its command by cid.
+    const failed = name === 'pci_nvme_err_aio' ? this.outstandingIo(num(ev.f.cid)) : undefined;
+    if (failed) this.disk.onIoError(failed, num(ev.f.status));
     // QEMU prints its complaint right after the guest action it is about: a register or doorbell write, or the
     // command it is processing.
-    const subject = this.lastAction;
-    const cmd = subject === this.current ? this.current : undefined;
+    const subject = failed ?? this.lastAction;
+    const cmd = failed ?? (subject === this.current ? this.current : undefined);
     this.engine.deviceEvent(ev, { ev, binding: cmd ? `sq=${cmd.sqid},cid=${cmd.cid}` : name, related: cmd ? [{ file: this.file, line: cmd.line, raw: cmd.raw, note: 'command submitted here' }] : [], subject });
+  }
+
+  // ---------------------------------------------------------------- the disk behind each namespace (src/disk)
+
+  /** Identify Namespace data (canonical traces): `ns.geometry {nsid, lba_size?, blocks?, read_only?, unmap?}`. */
+  private nsGeometry(ev: Ev): void {
+    const { nsid, o } = this.disk.observation(ev.f);
+    // Identify of an inactive NSID returns all zeroes (QEMU answers it for every NSID up to NN): nothing to learn.
+    if (!(nsid >= 1) || o.blocks === 0) return;
+    this.observeGeometry(nsid, o, 'Identify Namespace', ev, this.lastAction);
+  }
+
+  private observeGeometry(nsid: number, o: NsObservation, from: string, ev: Ev, subject?: Flaggable): void {
+    if (this.engine.hasHook('ns.geometry')) {
+      const related = (): SourceRef[] => {
+        const out = this.disk.geometryRelated(nsid);
+        if (this.disk.ns.noticeRef) out.push(this.disk.ns.noticeRef);
+        return out;
+      };
+      this.engine.fire('ns.geometry', this.disk.geometryScope(nsid, o, from), { ev, binding: `nsid=${nsid}`, related, subject });
+    }
+    // An LBA size no disk can have (disk-geometry-valid) is reported, not adopted: the namespace's transfers are
+    // still judged by its last valid size rather than each repeating that one cause.
+    const valid = o.lbaSize === undefined || (o.lbaSize >= 512 && (o.lbaSize & (o.lbaSize - 1)) === 0);
+    this.disk.ns.observe(nsid, valid ? o : { ...o, lbaSize: undefined }, from, this.ref(ev, `namespace ${nsid} geometry from ${from} here`));
+  }
+
+  private readonly statusName = (s: number): string => this.spec.status(s)?.name ?? 'unknown status';
+  private readonly allOutstanding = (): Iterable<Cmd> => [...this.sqs.values()].flatMap((q) => [...q.outstanding.values()]);
+  private readonly nsReadOnly = (n: unknown): boolean | null => this.disk.readOnly(n);
+
+  /** An outstanding I/O command with this cid (QEMU's err_aio names no queue); the one being processed first. */
+  private outstandingIo(cid: number): Cmd | undefined {
+    if (this.current && !this.current.admin && this.current.cid === cid && this.sqs.get(this.current.sqid)?.outstanding.get(cid) === this.current) return this.current;
+    for (const sq of this.sqs.values()) {
+      if (sq.qid === 0) continue;
+      const c = sq.outstanding.get(cid);
+      if (c) return c;
+    }
+    return undefined;
+  }
+
+  /** The disk contract at a completion: the `cmd.rw.complete` hook, then what the command did to its namespace. */
+  private diskComplete(ev: Ev, cmd: Cmd, status: number, related: () => SourceRef[]): void {
+    if (cmd.admin) {
+      this.disk.applyAdmin(cmd, status, ev, (note) => this.ref(ev, note));
+      return;
+    }
+    if (this.engine.hasHook('cmd.rw.complete') && (cmd.nsid !== undefined || cmd.disk?.nsid !== undefined)) {
+      this.engine.fire('cmd.rw.complete', this.disk.completeScope(cmd, status, ev, this.statusName, this.allOutstanding), {
+        ev,
+        binding: () => `sq=${cmd.sqid},cid=${cmd.cid}`,
+        related,
+        subject: cmd,
+      });
+    }
+    this.disk.applyIo(cmd, status);
   }
 
   /** Live-state size, for the benchmark's claim that memory follows queues and commands in flight. */

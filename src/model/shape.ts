@@ -13,7 +13,8 @@ export interface ControllerShape {
   aerl?: number;
   sqes?: { min: number; max: number };
   cqes?: { min: number; max: number };
-  namespaces?: { nsid: number; lba_size: number; blocks?: number; read_only?: boolean }[];
+  /** Namespace geometry the trace does not print (the disk behind each namespace: specs/disk/contract.yaml). */
+  namespaces?: { nsid: number; lba_size: number; blocks?: number; read_only?: boolean; unmap?: 'zeroes' | 'unspecified' | 'ignored'; source?: string }[];
 }
 
 /** A shape by id (specs/shapes/<id>.yaml) or by file path; its controller section is what the model needs. */

@@ -14,6 +14,27 @@ import type { FieldValue } from '../parse/template.js';
  *  cmd.rw {op,nsid,slba,blocks,bytes?}  cmd.prp {prp1,prp2,len,first_len}  cmd.sgl {type,len}
  *  cmd.dsm_range {slba,blocks}  irq {mode,vector?}  device.error {event,...fields}
  *
+ * The disk contract (src/disk, specs/disk/contract.yaml) reads, besides cmd.rw, cmd.dsm_range and the QEMU
+ * device errors pci_nvme_err_invalid_lba_range / pci_nvme_err_aio:
+ *  ns.geometry {nsid, lba_size?, blocks?, read_only?, unmap?}   what Identify Namespace returned for a namespace
+ *      (LBA data size = 2^LBADS of the format FLBAS selects, NSZE, NSATTR write protected, and what deallocated
+ *      blocks read as: 'zeroes' | 'unspecified' | 'ignored' from DLFEAT). blocks=0 is an inactive namespace (its
+ *      Identify data is all zeroes) and is ignored. A canonical trace's `ns.geometry` line becomes it.
+ *  cmd.complete / cmd.rw ... data_zero? (boolean: a read's data was all zeroes), data_digest? ('sha256:<hex>' of
+ *      the data): what a read returned, for reads of deallocated blocks.
+ *
+ * Canonical traces (src/normalise/canonical.ts, docs/canonical-trace.md) carry `author` (manager, provider,
+ * kernel) on every action, and add the DMA-authority kinds src/model/authority.ts consumes:
+ *  ledger.alloc {id,base,len,owner,purpose,pool?}   ledger.free {id,why?}
+ *  handle.grant {handle,cap,holder,vector?,bar?}    handle.revoke {handle,why?}
+ *  teardown {why,handles?,queues?,status?}          irq.wait / irq.ack {handle,vector?}
+ *  prp.list {sqid?,cid?,addr,entries,next?,ledger?} followed by one prp.entry {addr,index} per entry
+ *  msix.entry {vector,addr,data,masked?,ledger?}    dma.policy {lane?,direct_dma?,iova_export?,host_physical_user_visible?,prp_source?}
+ *  bind {bdf,vendor?,device?,class?,provider?}      ns.geometry {nsid,lba_size?,blocks?,read_only?,unmap?}
+ * and, on address-bearing details, who wrote an address and the ledger region it names: cmd.prp
+ * {prp1_by?,prp2_by?,prp1_ledger?,prp2_ledger?}, cmd.create_cq/sq {addr_by?,addr_ledger?}, cmd.dbbuf
+ * {dbs_by?,eis_by?,dbs_ledger?,eis_ledger?}, reg.write {ledger?,handle?}, host.doorbell {handle?}.
+ *
  * Fields carried by a QEMU detail line (cmd.rw, cmd.prp, ...) without a queue id refer to the command the
  * controller is processing: the model attaches them to the last submitted command.
  */

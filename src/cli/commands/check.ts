@@ -21,12 +21,14 @@ import {
   type ReportFormat,
 } from '../../report/index.js';
 import { Progress } from '../progress.js';
+import { loadNamespaceFile } from '../../disk/descriptor.js';
 
 export interface CheckCliOptions {
   format: ReportFormat[];
   output: string[];
   inputFormat?: TraceFormat;
   shape?: string;
+  namespace?: string;
   rules: string[];
   failOn: 'error' | 'warning' | 'never';
   maxFindings?: number;
@@ -87,6 +89,7 @@ export function registerCheck(program: Command): void {
     .option('-o, --output <file>', 'write the --format just before it to this file instead of stdout (repeatable)', collect, [] as string[])
     .addOption(new Option('--input-format <format>', 'trace format instead of auto-detection').choices(['qemu', 'ftrace', 'serial', 'canonical', 'evidence']))
     .option('--shape <id|file>', 'controller shape supplying what the trace does not show (default qemu-nvme)')
+    .option('--namespace <file>', 'namespace geometry the trace does not print: a YAML of kind disk-namespaces (nsid, lba_size, blocks, read_only, unmap) or disk (see nvmeproof disk validate)')
     .option('--rules <dir>', 'extra rule catalog directory (repeatable)', collect, [] as string[])
     .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding at or above this severity remains').choices(['error', 'warning', 'never']).default('error'))
     .option('--max-findings <n>', 'stop reading after N findings', (v: string) => {
@@ -107,10 +110,13 @@ export function registerCheck(program: Command): void {
       if (toStdout.length > 1) throw new UserError(`formats ${toStdout.join(' and ')} would both go to stdout: give each but one an --output`);
       const textLive = toStdout[0] === 'text' && (o.live || traces.includes('-')) && !o.baseline;
       const color = shouldColor(process.stdout);
+      // Validated before any trace is read: a bad description is exit 2 with its problems located.
+      const namespaces = o.namespace ? loadNamespaceFile(o.namespace) : undefined;
       const progress = new Progress(process.stderr);
       const opts: CheckOptions & { shape?: string } = {
         format: o.inputFormat,
         shape: o.shape,
+        namespace: namespaces,
         catalog,
         rulesDirs: o.rules,
         maxFindings: o.maxFindings,
@@ -118,8 +124,9 @@ export function registerCheck(program: Command): void {
         onProgress: (lines, findings) => progress.update(lines, findings),
       };
       let results: FileResult[];
+      const failed: UserError[] = [];
       try {
-        results = await checkMany(traces, opts);
+        results = await checkMany(traces, opts, undefined, failed);
       } finally {
         progress.done();
       }
@@ -139,5 +146,11 @@ export function registerCheck(program: Command): void {
         else process.stdout.write(text);
       });
       process.exitCode = exitCodeFor(result, o.failOn);
+      // Files that could not be checked are reported after the others' results, and make the exit code 2.
+      for (const e of failed) {
+        process.stderr.write(`nvmeproof: ${e.message}\n`);
+        for (const d of e.details) process.stderr.write(`${d.file}:${d.line}:${d.col}: ${d.message}\n`);
+      }
+      if (failed.length) process.exitCode = 2;
     });
 }

@@ -6,6 +6,8 @@ import { registerRules } from './rules.js';
 import { registerConformance } from './conformance.js';
 import { registerProof } from './proof.js';
 import { registerClassify } from './classify.js';
+import { registerDisk } from './disk.js';
+import { registerConvert } from './convert.js';
 
 /** Each feature registers its own subcommands; add one line per module. */
 export function registerCommands(program: Command): void {
@@ -16,4 +18,6 @@ export function registerCommands(program: Command): void {
   registerConformance(program);
   registerProof(program);
   registerClassify(program);
+  registerDisk(program);
+  registerConvert(program);
 }
