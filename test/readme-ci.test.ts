@@ -33,3 +33,14 @@ describe("README's GitHub Actions step", () => {
     expect(fs.readFileSync(summary, 'utf8')).toMatch(/cmd-opcode-supported/);
   });
 });
+
+describe("README's sample run", () => {
+  it('is what `nvmeproof check` prints today', () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const block = /```text\n\$ npx nvmeproof check (\S+)\n([\s\S]*?)```/.exec(readme)!;
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli', 'main.js'), 'check', block[1]!], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    const [shown, tail] = block[2]!.split('...\n');
+    expect(r.stdout.startsWith(shown!)).toBe(true);
+    expect(r.stdout).toContain(tail!.trim());
+  });
+});

@@ -166,7 +166,7 @@ export class RuleEngine {
       (subj?.flagged ? [...subj.flagged.values()].find((f) => f.severity === 'error') : undefined) ??
       (recent && ev.line - recent.line <= DEVICE_ECHO_WINDOW ? recent : undefined);
     if (prior) {
-      if (!prior.related.some((x) => x.line === ev.line)) prior.related.push({ file: this.file, line: ev.line, raw: ev.raw, note: `the device reported ${name} here` });
+      if (!prior.related.some((x) => x.line === ev.line)) prior.related.push({ file: this.file, line: ev.line, raw: ev.raw, note: "the device reported it here" });
       // Later complaints about the same guest action (QEMU's generic "enable failed" after the specific reason)
       // belong to the same finding.
       if (subj) (subj.flagged ??= new Map()).set(prior.rule, prior);
