@@ -42,7 +42,7 @@ function openRaw(name: string): Readable {
     throw new UserError(`${name}: cannot read trace: ${code === 'ENOENT' ? 'no such file' : code ?? String(err)}`);
   }
   if (st.isDirectory()) throw new UserError(`${name}: is a directory, not a trace file`);
-  return fs.createReadStream(name, { highWaterMark: 1 << 20 });
+  return fs.createReadStream(name, { highWaterMark: 1 << 16 });
 }
 
 /** Peeks at the first chunk to decide on gunzip, then yields raw Buffers. */
