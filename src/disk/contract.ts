@@ -1,7 +1,6 @@
 import { loadSpecFile } from '../specs/load.js';
 import { specPath } from '../util/paths.js';
-import { compileAst, parseExpr, ExprError, type Compiled } from '../rules/expr.js';
-import { cached, cacheKey } from '../util/cache.js';
+import { compileExprCached, ExprError, type Compiled } from '../rules/expr.js';
 import { UserError } from '../util/errors.js';
 
 /**
@@ -87,16 +86,7 @@ export const CONTRACT_FILE = specPath('disk', 'contract.yaml');
 
 function compile(src: string, what: string, file: string): Compiled {
   try {
-    const ast = cached(cacheKey('expr-v1', src), () => {
-      try {
-        return parseExpr(src);
-      } catch (err) {
-        if (err instanceof ExprError) return { error: err.message, offset: err.offset };
-        throw err;
-      }
-    });
-    if ('error' in ast) throw new ExprError(ast.error, ast.offset);
-    return compileAst(ast);
+    return compileExprCached(src);
   } catch (err) {
     if (err instanceof ExprError) throw new UserError(`${file}: ${what}: ${err.message}`);
     throw err;

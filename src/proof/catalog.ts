@@ -1,4 +1,4 @@
-import type { RuleSpec } from '../rules/catalog.js';
+import { ruleMeta, type RuleSpec } from '../rules/catalog.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
@@ -331,17 +331,7 @@ export function loadProofRules(
         if (typeof v === 'string' && !kinds.has(v)) problems.push({ ...at('then'), message: `${r.id}: ${k} '${v}' is not a proof-line kind` });
       }
       const rule: ProofRule = {
-        meta: {
-          id: r.id,
-          severity: r.severity,
-          family: spec.data.family,
-          title: r.title,
-          message: r.message,
-          section: r.section,
-          explanation: r.explanation,
-          fix: r.fix,
-          formats: r.formats,
-        },
+        meta: ruleMeta(r, spec.data.family),
         kinds: ruleKinds,
         given,
         check: r.then.check,

@@ -3,13 +3,17 @@ import path from 'node:path';
 import { isMap, isSeq, isScalar, type Node } from 'yaml';
 import { listSpecFiles, loadSpecFile, type LoadedSpec } from '../specs/load.js';
 import { specPath } from '../util/paths.js';
-import { compileAst, parseExpr, ExprError, type Ast, type Compiled } from './expr.js';
-import { cached, cacheKey } from '../util/cache.js';
+import { compileExprCached, ExprError, type Compiled } from './expr.js';
 import { UserError, type Located } from '../util/errors.js';
 import type { RuleMeta } from '../findings/finding.js';
 import { CHECK_KINDS } from './check-kinds.js';
 
 /** The rule catalog: specs/rules/*.yaml (plus --rules DIR), schema-checked, expressions compiled once. */
+
+/** The metadata reports need, from a rule as written. */
+export function ruleMeta(r: RuleSpec, family: string): RuleMeta {
+  return { id: r.id, severity: r.severity, family, title: r.title, message: r.message, section: r.section, explanation: r.explanation, fix: r.fix, formats: r.formats };
+}
 
 /** A rule as written in YAML: the metadata reports show, plus what the engine evaluates. */
 export interface RuleSpec extends Omit<RuleMeta, 'family'> {
@@ -74,17 +78,7 @@ export function loadCatalog(extraDirs: string[] = [], opts: { families?: string[
       }
       const compile = (src: string, key: string, sub?: string): Compiled | undefined => {
         try {
-          // Parsing with Ohm is the slow part of loading a catalog; syntax trees are cached by source text.
-          const ast = cached<Ast | { error: string; offset: number }>(cacheKey('expr-v1', src), () => {
-            try {
-              return parseExpr(src);
-            } catch (err) {
-              if (err instanceof ExprError) return { error: err.message, offset: err.offset };
-              throw err;
-            }
-          });
-          if ('error' in ast) throw new ExprError(ast.error, ast.offset);
-          return compileAst(ast);
+          return compileExprCached(src);
         } catch (err) {
           if (!(err instanceof ExprError)) throw err;
           const p = where(key, sub);
@@ -112,17 +106,7 @@ export function loadCatalog(extraDirs: string[] = [], opts: { families?: string[
         problems.push({ ...where('then'), message: `${r.id}: check '${r.then.check}' needs 'given' (the moment it looks at)` });
         return;
       }
-      const meta: RuleMeta = {
-        id: r.id,
-        severity: r.severity,
-        family: spec.data.family,
-        title: r.title,
-        message: r.message,
-        section: r.section,
-        explanation: r.explanation,
-        fix: r.fix,
-        formats: r.formats,
-      };
+      const meta = ruleMeta(r, spec.data.family);
       const rule: CompiledRule = { meta, spec: r, given: r.given, when, exprs, file, domain: kind.domain };
       cat.rules.push(rule);
       cat.byId.set(r.id, rule);

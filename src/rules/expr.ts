@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import * as ohm from 'ohm-js';
 import { grammarPath } from '../util/paths.js';
+import { cached, cacheKey } from '../util/cache.js';
 
 /**
  * The rule condition language: grammar/expr.ohm, compiled once to closures. No eval, no Function:
@@ -254,4 +255,21 @@ export function parseExpr(src: string): Ast {
 
 export function compileExpr(src: string): Compiled {
   return compileAst(parseExpr(src));
+}
+
+/**
+ * compileExpr with the syntax tree cached by source text (parsing with Ohm is the slow part of loading a
+ * catalog). Throws ExprError for bad syntax, cached or not.
+ */
+export function compileExprCached(src: string): Compiled {
+  const ast = cached<Ast | { error: string; offset: number }>(cacheKey('expr-v1', src), () => {
+    try {
+      return parseExpr(src);
+    } catch (err) {
+      if (err instanceof ExprError) return { error: err.message, offset: err.offset };
+      throw err;
+    }
+  });
+  if ('error' in ast) throw new ExprError(ast.error, ast.offset);
+  return compileAst(ast);
 }
