@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { isMap, isSeq, type Node } from 'yaml';
-import { loadSpecFile, type LoadedSpec } from '../specs/load.js';
+import { isMap, type Node } from 'yaml';
+import { loadSpecFile, nodeAtPath, type LoadedSpec } from '../specs/load.js';
 import { UserError } from '../util/errors.js';
 import type { Facts, FactValue } from './condition.js';
 import { factsFromKernelLines, readProbeFile, surfaceKind, type FactSource, type ProbeCapture } from './probe.js';
@@ -68,15 +68,7 @@ export interface EvidenceFile {
   rows: RowEvidence[];
 }
 
-function nodeAt(spec: LoadedSpec, p: (string | number)[]): Node | undefined {
-  let node: unknown = spec.doc.contents;
-  for (const seg of p) {
-    if (isMap(node)) node = node.get(seg, true);
-    else if (isSeq(node)) node = node.items[seg as number];
-    else return undefined;
-  }
-  return node as Node | undefined;
-}
+const nodeAt = nodeAtPath;
 
 function lineOfNode(spec: LoadedSpec, n: Node | undefined): number {
   return spec.lineCounter.linePos(n?.range?.[0] ?? 0).line;

@@ -1,5 +1,4 @@
-import { isMap, isSeq, type Node } from 'yaml';
-import { loadSpecFile, type LoadedSpec } from '../specs/load.js';
+import { loadSpecFile, nodeAtPath } from '../specs/load.js';
 import { UserError, type Located } from '../util/errors.js';
 import { specPath } from '../util/paths.js';
 import { compileCondition, ConditionError, type Condition } from './condition.js';
@@ -39,15 +38,7 @@ interface Raw {
   steps: { id: string; effect: 'note' | 'select'; select?: string; forced?: boolean; when: string; statement: string; because?: string; source: string }[];
 }
 
-function nodeAt(spec: LoadedSpec, path: (string | number)[]): Node | undefined {
-  let node: unknown = spec.doc.contents;
-  for (const seg of path) {
-    if (isMap(node)) node = node.get(seg, true);
-    else if (isSeq(node)) node = node.items[seg as number];
-    else return undefined;
-  }
-  return node as Node | undefined;
-}
+const nodeAt = nodeAtPath;
 
 let cached: ClassificationSpec | undefined;
 

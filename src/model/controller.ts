@@ -83,7 +83,6 @@ function num(v: unknown): number {
 
 export class ControllerModel {
   private cc = 0;
-  private ccLine?: SourceRef;
   private enabled: boolean;
   private enableRef?: SourceRef;
   private shutdownRef?: SourceRef;
@@ -107,7 +106,7 @@ export class ControllerModel {
     private readonly shape: ControllerShape,
     private readonly spec: NvmeSpec,
     private readonly engine: RuleEngine,
-    private readonly vis: Visibility,
+    vis: Visibility,
     diskContract?: DiskContract,
   ) {
     this.grantedSq = shape.max_queue_pairs;
@@ -206,7 +205,6 @@ export class ControllerModel {
     if (old.en === 0 && n.en === 1) this.enable(ev, n);
     else if (old.en === 1 && n.en === 0) this.reset(false);
     if (n.shn !== 0 && old.shn === 0) this.shutdownRef = this.ref(ev, 'shutdown requested here (CC.SHN)');
-    this.ccLine = this.ref(ev, 'CC written here');
   }
 
   private enable(ev: Ev, cc: CcFields): void {
@@ -245,6 +243,8 @@ export class ControllerModel {
   private reset(pci: boolean): void {
     this.enabled = false;
     this.enableRef = undefined;
+    // Only a reset ends a shutdown: clearing CC.SHN alone does not make the controller usable again.
+    this.shutdownRef = undefined;
     this.sqs.clear();
     this.cqs.clear();
     this.current = undefined;
@@ -275,10 +275,14 @@ export class ControllerModel {
     const subject: Flaggable = {};
     this.lastAction = subject;
     if (!this.engine.hasHook('doorbell')) return;
-    const related = (): SourceRef[] => (q ? [{ file: this.file, line: q.line, raw: q.raw, note: `${queue.toUpperCase()} ${qid} created here` }] : []);
+    const shutdownRef = this.shutdownRef;
+    const related = (): SourceRef[] => [
+      ...(q ? [{ file: this.file, line: q.line, raw: q.raw, note: `${queue.toUpperCase()} ${qid} created here` }] : []),
+      ...(shutdownRef ? [shutdownRef] : []),
+    ];
     this.engine.fire(
       'doorbell',
-      { queue, qid, value, offset, stride, aligned_offset: (offset - 0x1000) % stride === 0, exists: !!q, entries: q?.entries ?? null, enabled: this.enabled, shadow: this.dbbufRef !== undefined },
+      { queue, qid, value, offset, stride, aligned_offset: (offset - 0x1000) % stride === 0, exists: !!q, entries: q?.entries ?? null, enabled: this.enabled, shutting_down: shutdownRef !== undefined, shadow: this.dbbufRef !== undefined },
       { ev, binding: () => `${queue}=${qid}`, related, subject },
     );
   }
@@ -302,8 +306,10 @@ export class ControllerModel {
         const out: SourceRef[] = [];
         if (prior) out.push({ file: this.file, line: prior.line, raw: prior.raw, note: `cid ${cid} submitted here and not yet completed` });
         if (!sq && enableRef) out.push(enableRef);
+        if (shutdownRef) out.push(shutdownRef);
         return out;
       };
+      const shutdownRef = this.shutdownRef;
       this.engine.fire(
         'cmd.submit',
         {
@@ -318,6 +324,7 @@ export class ControllerModel {
           sq_exists: !!sq,
           outstanding: !!prior,
           enabled: this.enabled,
+          shutting_down: this.shutdownRef !== undefined,
           nsid_required: !admin && def !== undefined && def.nsid === 'required',
           ns_active: (n: unknown) => this.nsActive(num(n)),
           nn: this.shape.nn ?? null,

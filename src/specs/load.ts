@@ -75,6 +75,17 @@ function nodeAt(doc: Document.Parsed, segments: string[], wantKeyOf?: string): N
   return (node as Node) ?? null;
 }
 
+/** The YAML node at exactly this path of a loaded spec, or undefined when any segment is missing. */
+export function nodeAtPath(spec: Pick<LoadedSpec, 'doc'>, path: (string | number)[]): Node | undefined {
+  let node: unknown = spec.doc.contents;
+  for (const seg of path) {
+    if (isMap(node)) node = node.get(seg, true);
+    else if (isSeq(node)) node = node.items[seg as number];
+    else return undefined;
+  }
+  return node as Node | undefined;
+}
+
 function describeAjvError(e: ErrorObject): string {
   const where = e.instancePath || '(document root)';
   switch (e.keyword) {
