@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import * as ohm from 'ohm-js';
+import type * as ohm from 'ohm-js';
+import { ohmLib } from '../util/ohm.js';
 import { grammarPath } from '../util/paths.js';
 
 /**
@@ -38,7 +39,7 @@ let grammar: ohm.Grammar | undefined;
 let semantics: ohm.Semantics | undefined;
 
 function conditionGrammar(): ohm.Grammar {
-  grammar ??= ohm.grammar(fs.readFileSync(grammarPath('evidence-condition.ohm'), 'utf8'));
+  grammar ??= ohmLib().grammar(fs.readFileSync(grammarPath('evidence-condition.ohm'), 'utf8'));
   return grammar;
 }
 

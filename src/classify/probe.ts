@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import * as ohm from 'ohm-js';
+import type * as ohm from 'ohm-js';
+import { ohmLib } from '../util/ohm.js';
 import { grammarPath } from '../util/paths.js';
 import { UserError, type Located } from '../util/errors.js';
 import type { Facts, FactValue } from './condition.js';
@@ -54,7 +55,7 @@ let grammar: ohm.Grammar | undefined;
 let semantics: ohm.Semantics | undefined;
 
 function probeGrammar(): ohm.Grammar {
-  grammar ??= ohm.grammar(fs.readFileSync(grammarPath('probe.ohm'), 'utf8'));
+  grammar ??= ohmLib().grammar(fs.readFileSync(grammarPath('probe.ohm'), 'utf8'));
   return grammar;
 }
 

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import * as ohm from 'ohm-js';
+import type * as ohm from 'ohm-js';
+import { ohmLib } from '../util/ohm.js';
 import { loadSpecFile } from '../specs/load.js';
 import { grammarPath, specPath } from '../util/paths.js';
 import type { Fields } from './template.js';
@@ -458,7 +459,7 @@ function grammarFor(spec: CanonSpec): { g: ohm.Grammar; sem: ohm.Semantics; keyO
   if (hit) return hit;
   baseSource ??= fs.readFileSync(grammarPath('canonical.ohm'), 'utf8');
   const { source, keyOf } = generatedGrammarSource(spec);
-  const ns = ohm.grammars(baseSource + '\n' + source);
+  const ns = ohmLib().grammars(baseSource + '\n' + source);
   const g = ns.CanonicalEvents!;
   const sem = g.createSemantics().addOperation('pairs', {
     _nonterminal(...children: ohm.Node[]) {

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import * as ohm from 'ohm-js';
+import type * as ohm from 'ohm-js';
+import { ohmLib } from '../util/ohm.js';
 import { loadEventDefs, type EventDef } from './event-spec.js';
 import { diagnose, slowMatch, MAX_OHM_DIAGNOSIS } from './template.js';
 
@@ -10,7 +11,7 @@ import { grammarPath } from '../util/paths.js';
 
 let envelope: ohm.Grammar | undefined;
 function envelopeGrammar(): ohm.Grammar {
-  envelope ??= ohm.grammar(fs.readFileSync(grammarPath('ftrace.ohm'), 'utf8'));
+  envelope ??= ohmLib().grammar(fs.readFileSync(grammarPath('ftrace.ohm'), 'utf8'));
   return envelope;
 }
 

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import * as ohm from 'ohm-js';
+import type * as ohm from 'ohm-js';
+import { ohmLib } from '../util/ohm.js';
 import { parse as parseYaml } from 'yaml';
 import { grammarPath, specPath } from '../util/paths.js';
 
@@ -42,7 +43,7 @@ let grammar: ohm.Grammar | undefined;
 let semantics: ohm.Semantics | undefined;
 
 function serialGrammar(): ohm.Grammar {
-  grammar ??= ohm.grammar(fs.readFileSync(grammarPath('serial.ohm'), 'utf8'));
+  grammar ??= ohmLib().grammar(fs.readFileSync(grammarPath('serial.ohm'), 'utf8'));
   return grammar;
 }
 

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import * as ohm from 'ohm-js';
+import type * as ohm from 'ohm-js';
+import { ohmLib } from '../util/ohm.js';
 import { grammarPath } from '../util/paths.js';
 
 /**
@@ -25,7 +26,7 @@ let templateSemantics: ohm.Semantics | undefined;
 
 function templateParser(): { g: ohm.Grammar; sem: ohm.Semantics } {
   if (!templateGrammar || !templateSemantics) {
-    templateGrammar = ohm.grammar(fs.readFileSync(grammarPath('event-template.ohm'), 'utf8'));
+    templateGrammar = ohmLib().grammar(fs.readFileSync(grammarPath('event-template.ohm'), 'utf8'));
     templateSemantics = templateGrammar.createSemantics().addOperation('pieces', PIECES_ACTIONS);
   }
   return { g: templateGrammar, sem: templateSemantics };
@@ -449,7 +450,7 @@ ${holeRules(pieces).join('\n')}
       wordChars = (~(" " | "," | ")" | "]" | "\\t") any)+
       space := ~any any
     }`;
-  const g = ohm.grammar(src);
+  const g = ohmLib().grammar(src);
   const sem = g.createSemantics().addOperation('holes', {
     _nonterminal(...children: ohm.Node[]) {
       const name = this.ctorName;

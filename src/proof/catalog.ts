@@ -1,9 +1,9 @@
 import { ruleMeta, type RuleSpec } from '../rules/catalog.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { Ajv2020, ValidateFunction } from 'ajv/dist/2020.js';
 import { isMap, isSeq, type Node } from 'yaml';
-import { listSpecFiles, loadSpecFile, locateAjvErrors, type LoadedSpec } from '../specs/load.js';
+import { createAjv, listSpecFiles, loadSpecFile, locateAjvErrors, type LoadedSpec } from '../specs/load.js';
 import { UserError, type Located } from '../util/errors.js';
 import { PACKAGE_ROOT, specPath } from '../util/paths.js';
 import type { RuleMeta } from '../findings/finding.js';
@@ -247,7 +247,7 @@ export function loadPolicy(file = specPath('dma', 'backend-policy.yaml')): Polic
 
 type RawRule = RuleSpec;
 
-const optionAjv = new Ajv2020({ allErrors: true, strict: false });
+let optionAjv: Ajv2020 | undefined;
 const optionValidators = new Map<string, ValidateFunction>();
 
 function optionValidator(check: string): ValidateFunction | undefined {
@@ -255,6 +255,7 @@ function optionValidator(check: string): ValidateFunction | undefined {
   if (!def) return undefined;
   let v = optionValidators.get(check);
   if (!v) {
+    optionAjv ??= createAjv({ allErrors: true, strict: false });
     v = optionAjv.compile({
       type: 'object',
       required: ['check', ...def.required],

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { ValidateFunction } from 'ajv/dist/2020.js';
+import { createAjv } from '../specs/load.js';
 import type { CheckResult, FileResult, Finding } from '../findings/finding.js';
 import { UserError, type Located } from '../util/errors.js';
 import { SPECS_DIR } from '../util/paths.js';
@@ -88,7 +89,7 @@ let validator: ValidateFunction | undefined;
 function baselineValidator(): ValidateFunction {
   if (validator) return validator;
   const schema = JSON.parse(fs.readFileSync(path.join(SPECS_DIR, 'schema', 'report.schema.json'), 'utf8')) as { $id: string };
-  const ajv = new Ajv2020({ allErrors: true, strict: true });
+  const ajv = createAjv({ allErrors: true, strict: true });
   ajv.addSchema(schema);
   const v = ajv.getSchema(`${schema.$id}#/$defs/baseline`);
   if (!v) throw new Error('report.schema.json has no $defs/baseline');

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import * as ohm from 'ohm-js';
+import type * as ohm from 'ohm-js';
+import { ohmLib } from '../util/ohm.js';
 import { grammarPath } from '../util/paths.js';
 import { cached, cacheKey } from '../util/cache.js';
 
@@ -131,7 +132,7 @@ export type Ast =
 
 function loadGrammar(): { g: ohm.Grammar; sem: ohm.Semantics } {
   if (!grammar || !semantics) {
-    grammar = ohm.grammar(fs.readFileSync(grammarPath('expr.ohm'), 'utf8'));
+    grammar = ohmLib().grammar(fs.readFileSync(grammarPath('expr.ohm'), 'utf8'));
     const bin = (a: ohm.Node, op: ohm.Node, b: ohm.Node): Ast => ({ t: 'bin', op: op.sourceString, a: a.ast() as Ast, b: b.ast() as Ast });
     semantics = grammar.createSemantics().addOperation('ast', {
       Exp: (e) => e.ast(),

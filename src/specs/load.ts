@@ -14,13 +14,15 @@ import { cached, cacheKey } from '../util/cache.js';
  */
 
 const SCHEMA_DIR = path.join(SPECS_DIR, 'schema');
-// ajv is loaded on first validation only: with a warm spec cache, a run never needs it.
+/** A new ajv (draft 2020-12), with the library loaded on first use: with a warm spec cache a run never needs it. */
+export function createAjv(options: ConstructorParameters<typeof Ajv2020Type>[0]): Ajv2020Type {
+  const { Ajv2020 } = createRequire(import.meta.url)('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+  return new Ajv2020(options);
+}
+
 let ajvInstance: Ajv2020Type | undefined;
 function ajv(): Ajv2020Type {
-  if (!ajvInstance) {
-    const { Ajv2020 } = createRequire(import.meta.url)('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
-    ajvInstance = new Ajv2020({ allErrors: true, strict: false, allowUnionTypes: true });
-  }
+  ajvInstance ??= createAjv({ allErrors: true, strict: false, allowUnionTypes: true });
   return ajvInstance;
 }
 const validators = new Map<string, ValidateFunction>();
