@@ -14,7 +14,7 @@ import { visible } from './escape.js';
 
 /**
  * The default, human format: findings grouped by file (`line  severity  rule-id  message`), each with its
- * offending line and related lines; then what the rules that fired are about, the summary line, the rules
+ * offending line and related lines; then what the rules that fired are about, the rules
  * exercised, the spec coverage and the notes. Every piece of trace text goes through `visible()`: a
  * guest's serial console output must never drive the reviewer's terminal. Colour only when asked.
  */
@@ -146,18 +146,6 @@ export function renderText(result: CheckResult, opts: TextOptions = {}): string 
     out.push('');
   }
 
-  // Summary line.
-  const s = result.summary;
-  const summary = summaryLine(result);
-  out.push(s.errors > 0 ? st.sev('error', summary) : s.warnings > 0 ? st.sev('warning', summary) : st.ok(summary));
-  if (result.baseline) {
-    const b = result.baseline;
-    const from = b.file ? ` (${visible(b.file)})` : '';
-    let line = `${plural(b.accepted, 'finding')} accepted by the baseline${from}`;
-    if (b.stale > 0) line += `; ${plural(b.stale, 'baseline entry', 'baseline entries')} no longer ${b.stale === 1 ? 'occurs' : 'occur'}`;
-    out.push(st.dim(line));
-  }
-
   // Rules exercised, across files.
   const exercised = new Set<string>();
   for (const file of result.files) for (const id of exercisedRules(file)) exercised.add(id);
@@ -210,6 +198,19 @@ export function renderText(result: CheckResult, opts: TextOptions = {}): string 
     out.push('');
     out.push(st.bold('Notes'));
     for (const n of notes) out.push(`  ${n}`);
+  }
+
+  // The verdict comes last, where a terminal (or `| tail -1`) shows it.
+  out.push('');
+  const s = result.summary;
+  const summary = summaryLine(result);
+  out.push(s.errors > 0 ? st.sev('error', summary) : s.warnings > 0 ? st.sev('warning', summary) : st.ok(summary));
+  if (result.baseline) {
+    const b = result.baseline;
+    const from = b.file ? ` (${visible(b.file)})` : '';
+    let line = `${plural(b.accepted, 'finding')} accepted by the baseline${from}`;
+    if (b.stale > 0) line += `; ${plural(b.stale, 'baseline entry', 'baseline entries')} no longer ${b.stale === 1 ? 'occurs' : 'occur'}`;
+    out.push(st.dim(line));
   }
 
   return `${out.map((l) => l.trimEnd()).join('\n')}\n`;
