@@ -23,6 +23,13 @@ describe('pipelined reading', () => {
     const one = await checkTrace(f, { pipeline: false });
     const two = await checkTrace(f, { pipeline: true });
     expect(two).toEqual(one);
+    // And with every kept line parsed on the reading thread and rebuilt here from its values.
+    process.env.NVMEPROOF_PREPARSE = 'always';
+    try {
+      expect(await checkTrace(f, { pipeline: true })).toEqual(one);
+    } finally {
+      delete process.env.NVMEPROOF_PREPARSE;
+    }
     expect(one.findings.map((x) => x.rule)).toEqual(expect.arrayContaining(['prp-prp1-dword-aligned', 'queue-doorbell-in-range', 'trace-malformed-line']));
     expect(one.findings.some((x) => x.line === ma + 1 && x.rule === 'trace-malformed-line')).toBe(true);
     expect(one.findings.some((x) => x.line === lines.length + 1 && x.rule === 'trace-malformed-line')).toBe(true);

@@ -131,6 +131,22 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
         const r = parser.parse(ls[i]!, b.firstLine + i);
         if (r !== undefined) feed(r);
       }
+    } else if (b.pre !== undefined && parser instanceof QemuParser) {
+      // Records the reading thread already parsed are rebuilt from their values; the rest is parsed here.
+      const { events: evs, vals, strs } = b.pre;
+      let at = 0;
+      for (let i = 0; i < ls.length; i++) {
+        const e = evs[i]!;
+        if (e >= 0) {
+          const d = parser.decode(e, vals, at, strs, ls[i]!, nos[i]!);
+          at = d.next;
+          feed(d.record);
+        } else {
+          const r = parser.parse(ls[i]!, nos[i]!);
+          if (r !== undefined) feed(r);
+        }
+      }
+      skippedUpstream += b.skipped ?? 0;
     } else {
       for (let i = 0; i < ls.length; i++) {
         const r = parser.parse(ls[i]!, nos[i]!);

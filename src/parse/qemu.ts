@@ -84,6 +84,62 @@ export class QemuParser implements LineParser {
     return node.def.tpl.fits(text, i === len ? len : i + 1, this.scratch);
   }
 
+  /** Events by a stable index (sorted names): both threads of the pipelined reader build the same table. */
+  private byIndex?: EventDef[];
+  /** Per event name: its stable index, or -1 when its values cannot travel as numbers (optional groups). */
+  private indexOf?: Map<string, number>;
+  private table(): { byIndex: EventDef[]; indexOf: Map<string, number> } {
+    if (!this.byIndex || !this.indexOf) {
+      this.byIndex = [...this.defs.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+      this.indexOf = new Map(this.byIndex.map((d, i) => [d.name, d.tpl.pieces.some((p) => p.t === 'opt') ? -1 : i]));
+    }
+    return { byIndex: this.byIndex, indexOf: this.indexOf };
+  }
+
+  /**
+   * Encodes a parsed record's values for the other thread: its event index, and its fields in template order
+   * appended to `vals` (numbers as they are; strings as indexes into `strs`). Returns -1 (send the text
+   * instead) for values a float cannot carry exactly (64-bit values beyond 2^53) or templates with optional
+   * groups.
+   */
+  encode(r: TraceRecord, vals: number[], strs: string[], strIndex: Map<string, number>): number {
+    const { indexOf, byIndex } = this.table();
+    const index = indexOf.get(r.name)!;
+    if (index < 0) return -1;
+    const names = byIndex[index]!.tpl.fieldNames;
+    const start = vals.length;
+    for (let i = 0; i < names.length; i++) {
+      const v = r.fields[names[i]!];
+      if (typeof v === 'number') vals.push(v);
+      else if (typeof v === 'string') {
+        let k = strIndex.get(v);
+        if (k === undefined) {
+          k = strs.length;
+          strs.push(v);
+          strIndex.set(v, k);
+        }
+        vals.push(k);
+      } else {
+        vals.length = start;
+        return -1;
+      }
+    }
+    return index;
+  }
+
+  /** The record the other thread parsed: rebuilt from its encoded values, without scanning the line again. */
+  decode(index: number, vals: Float64Array, at: number, strs: string[], text: string, line: number): { record: TraceRecord; next: number } {
+    const def = this.table().byIndex[index]!;
+    const fields: Record<string, number | string> = {};
+    const names = def.tpl.fieldNames;
+    const types = def.tpl.fieldTypes;
+    for (let i = 0; i < names.length; i++) {
+      const v = vals[at + i]!;
+      fields[names[i]!] = types[i] === 'str' || types[i] === 'word' ? strs[v]! : v;
+    }
+    return { record: { name: def.name, fields, line, raw: text, cls: def.cls }, next: at + names.length };
+  }
+
   parse(text: string, line: number): TraceRecord | undefined {
     let pos = 0;
     const c0 = text.charCodeAt(0);

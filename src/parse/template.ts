@@ -128,6 +128,8 @@ export interface CompiledTemplate {
   pieces: Piece[];
   ops: Op[];
   fieldNames: string[];
+  /** The type of each field, in fieldNames order. */
+  fieldTypes: HoleType[];
   /** Returns the fields, or null when the line does not fit (then ask diagnose()). */
   match(line: string, start: number): Fields | null;
   /** Checks the line fits, writing fields into a caller-owned scratch object (no allocation). */
@@ -295,8 +297,9 @@ export function compileTemplate(template: string): CompiledTemplate {
 /** Builds the matcher from already-parsed pieces (from the template cache). */
 export function compilePieces(pieces: Piece[]): CompiledTemplate {
   const fieldNames: string[] = [];
+  const fieldTypes: HoleType[] = [];
   const collect = (ps: Piece[]): void =>
-    ps.forEach((p) => (p.t === 'hole' ? fieldNames.push(p.name) : p.t === 'opt' ? collect(p.pieces) : undefined));
+    ps.forEach((p) => (p.t === 'hole' ? (fieldNames.push(p.name), fieldTypes.push(p.type)) : p.t === 'opt' ? collect(p.pieces) : undefined));
   collect(pieces);
   const ops = toOps(pieces, true);
   const validator = validatorFor(pieces);
@@ -304,6 +307,7 @@ export function compilePieces(pieces: Piece[]): CompiledTemplate {
     pieces,
     ops,
     fieldNames,
+    fieldTypes,
     match(line: string, start: number): Fields | null {
       const out: Fields = {};
       const end = scan(ops, line, start, out);

@@ -22,6 +22,11 @@ export interface LineBatch {
   skipped?: number;
   /** Number of the batch's last input line (kept or not). */
   lastLine?: number;
+  /**
+   * Records the reading thread already parsed (read/pipeline.ts): per kept line the event index, or -1 when
+   * the line must be parsed here; the values of all parsed lines in order; the strings they refer to.
+   */
+  pre?: { events: Int16Array; vals: Float64Array; strs: string[] };
 }
 
 export interface LineSource {

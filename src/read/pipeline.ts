@@ -6,7 +6,9 @@ import { workerFile } from '../util/paths.js';
 /**
  * A two-thread reader for large QEMU traces: a worker reads, splits and drops the well-formed events the
  * model does not need (about 60% of a real trace: map_addr, shadow doorbells, callbacks, ...), validating each
- * against its template; the main thread parses and checks the rest. Order is kept: each batch carries the line
+ * against its template, and parses the rest, sending their values in typed arrays beside their text; the main
+ * thread rebuilds those records without scanning them again, parses only what the worker left to it (bad
+ * lines, unknown events, other output) and checks. Order is kept: each batch carries the line
  * numbers of its lines. At most a few batches are in flight, so memory stays bounded.
  */
 
@@ -26,7 +28,7 @@ function splitLines(text: string): string[] {
 }
 
 interface Msg {
-  batch?: { text: string; lineNos: Int32Array; skipped: number; lastLine: number; unterminated: boolean };
+  batch?: { text: string; lineNos: Int32Array; skipped: number; lastLine: number; unterminated: boolean; pre: { events: Int16Array; vals: Float64Array; strs: string[] } };
   error?: { message: string; user: boolean; details: Located[] };
   done?: boolean;
 }
@@ -54,7 +56,7 @@ export async function* pipelinedBatches(file: string): AsyncGenerator<LineBatch>
       if (m.done) return;
       const b = m.batch!;
       const lines: string[] = b.lineNos.length ? splitLines(b.text) : [];
-      yield { firstLine: b.lineNos[0] ?? b.lastLine, lines, lineNos: b.lineNos, skipped: b.skipped, lastLine: b.lastLine, unterminated: b.unterminated };
+      yield { firstLine: b.lineNos[0] ?? b.lastLine, lines, lineNos: b.lineNos, skipped: b.skipped, lastLine: b.lastLine, unterminated: b.unterminated, pre: b.pre };
       worker.postMessage('ack');
     }
   } finally {
