@@ -162,8 +162,8 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
       const ln = lastNo;
       const already = parser.diagnostics.some((d) => d.line === ln);
       if (!already && (parser.unknownEvents.size > 0 || /^(\d+@)?pci_nvm|: nvme_/.test(last))) {
-        const reparsed = parser.format === 'qemu' ? new QemuParser().parse(last, ln) : undefined;
-        if (!reparsed) parser.diagnostics.push({ line: ln, col: last.length + 1, message: 'the trace ends in the middle of this line (no newline at end of file): truncated?', raw: last });
+        const whole = parser instanceof QemuParser && parser.isWholeEvent(last);
+        if (!whole) parser.diagnostics.push({ line: ln, col: last.length + 1, message: 'the trace ends in the middle of this line (no newline at end of file): truncated?', raw: last });
       }
     }
     lines = lastNo;

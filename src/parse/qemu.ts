@@ -1,19 +1,17 @@
-import fs from 'node:fs';
 import type * as ohm from 'ohm-js';
-import { ohmLib } from '../util/ohm.js';
+import { grammarFromFile } from '../util/ohm.js';
 import { loadEventDefs, type EventDef } from './event-spec.js';
 import { diagnose, slowMatch, MAX_OHM_DIAGNOSIS } from './template.js';
 
 /** NVMEPROOF_NO_FAST_PATH=1 parses every line with the Ohm grammars only (slow; for cross-checking). */
 const FAST = process.env.NVMEPROOF_NO_FAST_PATH !== '1';
 import type { LineParser, ParseDiagnostic, TraceRecord } from './record.js';
-import { grammarPath } from '../util/paths.js';
 
 const PREFIX = 'pci_nvme_';
 
 let envelope: ohm.Grammar | undefined;
 function envelopeGrammar(): ohm.Grammar {
-  envelope ??= ohmLib().grammar(fs.readFileSync(grammarPath('qemu-trace.ohm'), 'utf8'));
+  envelope ??= grammarFromFile('qemu-trace.ohm');
   return envelope;
 }
 
@@ -69,19 +67,43 @@ export class QemuParser implements LineParser {
    * (the pipelining reader does this on another thread). Everything else must go through parse().
    */
   skippable(text: string): boolean {
-    if (!text.startsWith(PREFIX)) return false;
+    if (!FAST || !text.startsWith(PREFIX)) return false;
+    const node = this.lookup(text, 0);
+    if (node === undefined || !node.skip) return false;
+    return node.def!.tpl.fits(text, this.nameEnd === text.length ? this.nameEnd : this.nameEnd + 1, this.scratch);
+  }
+
+  /** True when the line is one whole, well-formed known event (no side effects: no counts, no diagnostics). */
+  isWholeEvent(text: string): boolean {
+    let pos = 0;
+    const at = text.indexOf(':');
+    if (at !== -1 && /^\d+@\d+\.\d+:/.test(text)) pos = at + 1;
+    if (!text.startsWith(PREFIX, pos)) return false;
+    const node = this.lookup(text, pos);
+    if (node === undefined) return false;
+    return node.def!.tpl.fits(text, this.nameEnd === text.length ? this.nameEnd : this.nameEnd + 1, this.scratch);
+  }
+
+  /** Where the last lookup()'s event name ended (the space after it, or the line end). */
+  private nameEnd = 0;
+
+  /**
+   * Walks the event name starting at `pos` (at `pci_nvme_`) through the trie of known events: no substring,
+   * no hashing on the hot path. Returns the node of a known event (nameEnd set), or undefined.
+   */
+  private lookup(text: string, pos: number): TrieNode | undefined {
     let node: TrieNode | undefined = this.trie;
-    let i = PREFIX.length;
+    let i = pos + PREFIX.length;
     const len = text.length;
     while (i < len) {
       const c = text.charCodeAt(i);
       if (c === 32) break;
       node = c < 128 ? node.next[c] : undefined;
-      if (node === undefined) return false;
+      if (node === undefined) return undefined;
       i++;
     }
-    if (!node.skip || node.def === undefined || !FAST) return false;
-    return node.def.tpl.fits(text, i === len ? len : i + 1, this.scratch);
+    this.nameEnd = i;
+    return node.def !== undefined ? node : undefined;
   }
 
   /** Events by a stable index (sorted names): both threads of the pipelined reader build the same table. */
@@ -150,19 +172,10 @@ export class QemuParser implements LineParser {
       pos = at + 1;
     }
     if (!text.startsWith(PREFIX, pos)) return this.other(text, line);
-    // Walk the name through a trie of known events: no substring, no hashing on the hot path.
-    let node: TrieNode | undefined = this.trie;
-    let i = pos + PREFIX.length;
+    const node = this.lookup(text, pos);
+    const def = node?.def;
     const len = text.length;
-    while (i < len) {
-      const c = text.charCodeAt(i);
-      if (c === 32) break;
-      node = c < 128 ? node.next[c] : undefined;
-      if (node === undefined) break;
-      i++;
-    }
-    const def = node !== undefined && (i === len || text.charCodeAt(i) === 32) ? node.def : undefined;
-    const sp = def !== undefined ? (i === len ? -1 : i) : text.indexOf(' ', pos);
+    const sp = def !== undefined ? (this.nameEnd === len ? -1 : this.nameEnd) : text.indexOf(' ', pos);
     const name = def !== undefined ? def.name : sp === -1 ? text.slice(pos) : text.slice(pos, sp);
     if (def === undefined) {
       if (/^pci_nvme_[a-z0-9_]+$/.test(name)) {
