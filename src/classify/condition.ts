@@ -1,7 +1,5 @@
-import fs from 'node:fs';
 import type * as ohm from 'ohm-js';
-import { ohmLib } from '../util/ohm.js';
-import { grammarPath } from '../util/paths.js';
+import { grammarFromFile } from '../util/ohm.js';
 
 /**
  * The evidence condition language (grammar/evidence-condition.ohm), compiled once to closures. Facts are a flat
@@ -39,7 +37,7 @@ let grammar: ohm.Grammar | undefined;
 let semantics: ohm.Semantics | undefined;
 
 function conditionGrammar(): ohm.Grammar {
-  grammar ??= ohmLib().grammar(fs.readFileSync(grammarPath('evidence-condition.ohm'), 'utf8'));
+  grammar ??= grammarFromFile('evidence-condition.ohm');
   return grammar;
 }
 

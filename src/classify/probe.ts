@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import type * as ohm from 'ohm-js';
-import { ohmLib } from '../util/ohm.js';
-import { grammarPath } from '../util/paths.js';
+import { grammarFromFile } from '../util/ohm.js';
 import { UserError, type Located } from '../util/errors.js';
 import type { Facts, FactValue } from './condition.js';
 
@@ -55,7 +54,7 @@ let grammar: ohm.Grammar | undefined;
 let semantics: ohm.Semantics | undefined;
 
 function probeGrammar(): ohm.Grammar {
-  grammar ??= ohmLib().grammar(fs.readFileSync(grammarPath('probe.ohm'), 'utf8'));
+  grammar ??= grammarFromFile('probe.ohm');
   return grammar;
 }
 

@@ -1,17 +1,15 @@
-import fs from 'node:fs';
 import type * as ohm from 'ohm-js';
-import { ohmLib } from '../util/ohm.js';
+import { grammarFromFile } from '../util/ohm.js';
 import { loadEventDefs, type EventDef } from './event-spec.js';
 import { diagnose, slowMatch, MAX_OHM_DIAGNOSIS } from './template.js';
 
 /** NVMEPROOF_NO_FAST_PATH=1 parses every line with the Ohm grammars only (slow; for cross-checking). */
 const FAST = process.env.NVMEPROOF_NO_FAST_PATH !== '1';
 import type { LineParser, ParseDiagnostic, TraceRecord } from './record.js';
-import { grammarPath } from '../util/paths.js';
 
 let envelope: ohm.Grammar | undefined;
 function envelopeGrammar(): ohm.Grammar {
-  envelope ??= ohmLib().grammar(fs.readFileSync(grammarPath('ftrace.ohm'), 'utf8'));
+  envelope ??= grammarFromFile('ftrace.ohm');
   return envelope;
 }
 

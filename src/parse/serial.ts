@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type * as ohm from 'ohm-js';
-import { ohmLib } from '../util/ohm.js';
+import { grammarFromFile } from '../util/ohm.js';
 import { parse as parseYaml } from 'yaml';
-import { grammarPath, specPath } from '../util/paths.js';
+import { specPath } from '../util/paths.js';
 
 /**
  * Serial-log lines (syntax: grammar/serial.ohm). A line is a proof line `<subsystem>: <phrase> key=value ...`,
@@ -43,7 +43,7 @@ let grammar: ohm.Grammar | undefined;
 let semantics: ohm.Semantics | undefined;
 
 function serialGrammar(): ohm.Grammar {
-  grammar ??= ohmLib().grammar(fs.readFileSync(grammarPath('serial.ohm'), 'utf8'));
+  grammar ??= grammarFromFile('serial.ohm');
   return grammar;
 }
 

@@ -1,7 +1,5 @@
-import fs from 'node:fs';
 import type * as ohm from 'ohm-js';
-import { ohmLib } from '../util/ohm.js';
-import { grammarPath } from '../util/paths.js';
+import { grammarFromFile, ohmLib } from '../util/ohm.js';
 
 /**
  * Event templates (declared in specs/trace/*.yaml, syntax in grammar/event-template.ohm) are compiled once into
@@ -26,7 +24,7 @@ let templateSemantics: ohm.Semantics | undefined;
 
 function templateParser(): { g: ohm.Grammar; sem: ohm.Semantics } {
   if (!templateGrammar || !templateSemantics) {
-    templateGrammar = ohmLib().grammar(fs.readFileSync(grammarPath('event-template.ohm'), 'utf8'));
+    templateGrammar = grammarFromFile('event-template.ohm');
     templateSemantics = templateGrammar.createSemantics().addOperation('pieces', PIECES_ACTIONS);
   }
   return { g: templateGrammar, sem: templateSemantics };

@@ -1,7 +1,5 @@
-import fs from 'node:fs';
 import type * as ohm from 'ohm-js';
-import { ohmLib } from '../util/ohm.js';
-import { grammarPath } from '../util/paths.js';
+import { grammarFromFile } from '../util/ohm.js';
 import { cached, cacheKey } from '../util/cache.js';
 
 /**
@@ -132,7 +130,7 @@ export type Ast =
 
 function loadGrammar(): { g: ohm.Grammar; sem: ohm.Semantics } {
   if (!grammar || !semantics) {
-    grammar = ohmLib().grammar(fs.readFileSync(grammarPath('expr.ohm'), 'utf8'));
+    grammar = grammarFromFile('expr.ohm');
     const bin = (a: ohm.Node, op: ohm.Node, b: ohm.Node): Ast => ({ t: 'bin', op: op.sourceString, a: a.ast() as Ast, b: b.ast() as Ast });
     semantics = grammar.createSemantics().addOperation('ast', {
       Exp: (e) => e.ast(),
