@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { openLines, type LineBatch } from '../read/lines.js';
 import { pipelinedBatches } from '../read/pipeline.js';
+import { toLineBatch, typedQemuBatches } from '../read/qemu-batches.js';
 import { detectFormat } from './detect.js';
 import { QemuParser } from '../parse/qemu.js';
 import { FtraceParser } from '../parse/ftrace.js';
@@ -37,6 +38,8 @@ function usePipeline(name: string, opts: CheckOptions): boolean {
 }
 
 export interface CheckOptions {
+  /** false: parse QEMU lines as strings only (the byte parser's reference, for tests); default: type them from the read buffer. */
+  byteParsing?: boolean;
   /** false: read on this thread only (the worker pool already spreads files over the cores); true: always use the reading thread; default: for files of 8 MiB or more. */
   pipeline?: boolean;
   format?: TraceFormat;
@@ -171,10 +174,14 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
   };
   let stoppedEarly = false;
   try {
-    if (format === 'qemu' && usePipeline(name, opts)) {
-      // Large QEMU trace: a second thread reads and drops the events the model does not need.
+    if (format === 'qemu' && usePipeline(name, opts) && opts.byteParsing !== false) {
+      // Large QEMU trace: a second thread reads, types, and drops the events the model does not need.
       await it.return?.();
       for await (const b of pipelinedBatches(name)) run(b);
+    } else if (format === 'qemu' && name !== '-' && opts.byteParsing !== false) {
+      // A QEMU trace file is read again from the start, typed from its bytes (the sniffed lines are dropped).
+      await it.return?.();
+      for await (const b of typedQemuBatches(name, { wanted: QEMU_MODEL_EVENTS })) run(toLineBatch(b));
     } else {
       for (const b of held) run(b);
       if (!done) {

@@ -1,6 +1,7 @@
 import type * as ohm from 'ohm-js';
 import { grammarFromFile } from '../util/ohm.js';
 import { loadEventDefs, type EventDef } from './event-spec.js';
+import { qemuEventTable } from './qemu-bytes.js';
 import { diagnose, slowMatch, MAX_OHM_DIAGNOSIS } from './template.js';
 
 /** NVMEPROOF_NO_FAST_PATH=1 parses every line with the Ohm grammars only (slow; for cross-checking). */
@@ -106,57 +107,22 @@ export class QemuParser implements LineParser {
     return node.def !== undefined ? node : undefined;
   }
 
-  /** Events by a stable index (sorted names): both threads of the pipelined reader build the same table. */
+  /** Events by the byte parser's stable index (read/qemu-batches.ts types lines on the reading thread). */
   private byIndex?: EventDef[];
-  /** Per event name: its stable index, or -1 when its values cannot travel as numbers (optional groups). */
-  private indexOf?: Map<string, number>;
-  private table(): { byIndex: EventDef[]; indexOf: Map<string, number> } {
-    if (!this.byIndex || !this.indexOf) {
-      this.byIndex = [...this.defs.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
-      this.indexOf = new Map(this.byIndex.map((d, i) => [d.name, d.tpl.pieces.some((p) => p.t === 'opt') ? -1 : i]));
-    }
-    return { byIndex: this.byIndex, indexOf: this.indexOf };
-  }
 
   /**
-   * Encodes a parsed record's values for the other thread: its event index, and its fields in template order
-   * appended to `vals` (numbers as they are; strings as indexes into `strs`). Returns -1 (send the text
-   * instead) for values a float cannot carry exactly (64-bit values beyond 2^53) or templates with optional
-   * groups.
+   * The record of a line the byte parser typed (parse/qemu-bytes.ts): rebuilt from its values, without
+   * scanning the text again. Values are in template field order; NaN is a field of an absent optional group;
+   * text fields are indexes into strs. Returns the record and where the next record's values start.
    */
-  encode(r: TraceRecord, vals: number[], strs: string[], strIndex: Map<string, number>): number {
-    const { indexOf, byIndex } = this.table();
-    const index = indexOf.get(r.name)!;
-    if (index < 0) return -1;
-    const names = byIndex[index]!.tpl.fieldNames;
-    const start = vals.length;
-    for (let i = 0; i < names.length; i++) {
-      const v = r.fields[names[i]!];
-      if (typeof v === 'number') vals.push(v);
-      else if (typeof v === 'string') {
-        let k = strIndex.get(v);
-        if (k === undefined) {
-          k = strs.length;
-          strs.push(v);
-          strIndex.set(v, k);
-        }
-        vals.push(k);
-      } else {
-        vals.length = start;
-        return -1;
-      }
-    }
-    return index;
-  }
-
-  /** The record the other thread parsed: rebuilt from its encoded values, without scanning the line again. */
   decode(index: number, vals: Float64Array, at: number, strs: string[], text: string, line: number): { record: TraceRecord; next: number } {
-    const def = this.table().byIndex[index]!;
+    const def = (this.byIndex ??= qemuEventTable(this.defs))[index]!;
     const fields: Record<string, number | string> = {};
     const names = def.tpl.fieldNames;
     const types = def.tpl.fieldTypes;
     for (let i = 0; i < names.length; i++) {
       const v = vals[at + i]!;
+      if (v !== v) continue;
       fields[names[i]!] = types[i] === 'str' || types[i] === 'word' ? strs[v]! : v;
     }
     return { record: { name: def.name, fields, line, raw: text, cls: def.cls }, next: at + names.length };

@@ -153,14 +153,14 @@ let failPos = 0;
  * Pieces compiled to ops of one object shape (monomorphic for V8): the scanner switches on a small integer
  * instead of comparing type names and looking limits up by key.
  */
-const K_LIT = 0;
-const K_OPT = 1;
-const K_STR = 2;
-const K_WORD = 3;
-const K_DEC = 4;
-const K_HEX = 5;
+export const K_LIT = 0;
+export const K_OPT = 1;
+export const K_STR = 2;
+export const K_WORD = 3;
+export const K_DEC = 4;
+export const K_HEX = 5;
 
-interface Op {
+export interface Op {
   k: number;
   text: string; // literal text (K_LIT)
   name: string; // field name (holes)
@@ -173,7 +173,7 @@ interface Op {
   anchored: boolean;
 }
 
-function toOps(pieces: Piece[], top: boolean): Op[] {
+export function toOps(pieces: Piece[], top: boolean): Op[] {
   return pieces.map((p, i): Op => {
     const op: Op = { k: K_LIT, text: '', name: '', max: 0, lim: -1, signed: false, sub: null, until: null, anchored: false };
     if (p.t === 'lit') op.text = p.text;

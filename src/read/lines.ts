@@ -51,7 +51,7 @@ function openRaw(name: string): Readable {
 }
 
 /** Peeks at the first chunk to decide on gunzip, then yields raw Buffers. */
-async function* bytes(name: string): AsyncGenerator<Buffer> {
+export async function* bytes(name: string): AsyncGenerator<Buffer> {
   const raw = openRaw(name);
   const it = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   let first: IteratorResult<Buffer>;

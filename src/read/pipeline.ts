@@ -2,33 +2,21 @@ import { Worker } from 'node:worker_threads';
 import type { LineBatch } from './lines.js';
 import { UserError, type Located } from '../util/errors.js';
 import { workerFile } from '../util/paths.js';
+import { toLineBatch, type TypedBatch } from './qemu-batches.js';
 
 /**
- * A two-thread reader for large QEMU traces: a worker reads, splits and drops the well-formed events the
- * model does not need (about 60% of a real trace: map_addr, shadow doorbells, callbacks, ...), validating each
- * against its template, and parses the rest, sending their values in typed arrays beside their text; the main
+ * A two-thread reader for large QEMU traces: a worker reads and types the lines (read/qemu-batches.ts): it
+ * drops the well-formed events the model does not need (about 60% of a real trace: map_addr, shadow
+ * doorbells, callbacks, ...) and sends the values of the rest in typed arrays beside their text; the main
  * thread rebuilds those records without scanning them again, parses only what the worker left to it (bad
- * lines, unknown events, other output) and checks. Order is kept: each batch carries the line
- * numbers of its lines. At most a few batches are in flight, so memory stays bounded.
+ * lines, unknown events, other output) and checks. Order is kept: each batch carries the line numbers of its
+ * lines. At most a few batches are in flight, so memory stays bounded.
  */
 
 const IN_FLIGHT = 3;
 
-function splitLines(text: string): string[] {
-  const out: string[] = [];
-  let start = 0;
-  let nl = text.indexOf('\n');
-  while (nl !== -1) {
-    out.push(text.slice(start, nl));
-    start = nl + 1;
-    nl = text.indexOf('\n', start);
-  }
-  out.push(text.slice(start));
-  return out;
-}
-
 interface Msg {
-  batch?: { text: string; lineNos: Int32Array; skipped: number; lastLine: number; unterminated: boolean; pre: { events: Int16Array; vals: Float64Array; strs: string[] } };
+  batch?: TypedBatch;
   error?: { message: string; user: boolean; details: Located[] };
   done?: boolean;
 }
@@ -54,9 +42,7 @@ export async function* pipelinedBatches(file: string): AsyncGenerator<LineBatch>
       const m = queue.shift()!;
       if (m.error) throw m.error.user ? new UserError(m.error.message, m.error.details) : new Error(m.error.message);
       if (m.done) return;
-      const b = m.batch!;
-      const lines: string[] = b.lineNos.length ? splitLines(b.text) : [];
-      yield { firstLine: b.lineNos[0] ?? b.lastLine, lines, lineNos: b.lineNos, skipped: b.skipped, lastLine: b.lastLine, unterminated: b.unterminated, pre: b.pre };
+      yield toLineBatch(m.batch!);
       worker.postMessage('ack');
     }
   } finally {

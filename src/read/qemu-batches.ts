@@ -1,0 +1,181 @@
+import { isAscii } from 'node:buffer';
+import { bytes, looksBinary, type LineBatch } from './lines.js';
+import { QemuByteParser, SKIP, SLOW, latin1 } from '../parse/qemu-bytes.js';
+import { UserError } from '../util/errors.js';
+
+/**
+ * A QEMU trace read as bytes and typed as it is split: each line is handed to the byte parser straight from
+ * the read buffer. Well-formed events the consumer does not need are validated and dropped; wanted events
+ * travel as numbers (typed arrays); only the lines the byte parser declines (other output, unknown events,
+ * bad lines, non-ASCII text) go on as text for the string parser. A batch is plain data (one string and
+ * typed arrays), so it crosses a thread boundary cheaply (read/pipeline.ts) or is used where it was made.
+ */
+
+/** NVMEPROOF_NO_FAST_PATH=1 sends every line to the string parser (which then uses the Ohm grammars). */
+const FAST = process.env.NVMEPROOF_NO_FAST_PATH !== '1';
+
+export interface TypedBatch {
+  /** The text of the chunk the kept lines come from. */
+  text: string;
+  /** Per kept line: where it starts and ends in text, its line number, and its event index (values in vals) or -1 (parse the text). */
+  starts: Int32Array<ArrayBuffer>;
+  ends: Int32Array<ArrayBuffer>;
+  lineNos: Int32Array<ArrayBuffer>;
+  events: Int16Array<ArrayBuffer>;
+  /** Values of the typed lines, in order, each in its template's field order (NaN: absent; text fields: indexes into strs). */
+  vals: Float64Array<ArrayBuffer>;
+  strs: string[];
+  /** Well-formed unneeded events dropped from this batch. */
+  skipped: number;
+  lastLine: number;
+  unterminated: boolean;
+}
+
+/** The kept lines of a typed batch as the line-batch the checker consumes. */
+export function toLineBatch(t: TypedBatch): LineBatch {
+  const n = t.lineNos.length;
+  const lines = new Array<string>(n);
+  for (let i = 0; i < n; i++) lines[i] = t.text.slice(t.starts[i], t.ends[i]);
+  return { firstLine: n ? t.lineNos[0]! : t.lastLine, lines, lineNos: t.lineNos, skipped: t.skipped, lastLine: t.lastLine, unterminated: t.unterminated, pre: { events: t.events, vals: t.vals, strs: t.strs } };
+}
+
+export async function* typedQemuBatches(name: string, opts: { wanted?: Set<string> } = {}): AsyncGenerator<TypedBatch> {
+  const display = name === '-' ? '<stdin>' : name;
+  const parser = new QemuByteParser({ wanted: opts.wanted });
+  const room = parser.width;
+  let carry: Buffer | undefined;
+  let lineNo = 1;
+  let sawAny = false;
+
+  /** Types every line of buf: each ended by a newline, and the last one by the buffer's end when unterminated. */
+  const batch = (buf: Buffer, unterminated: boolean): { batch: TypedBatch | undefined; rest: number } => {
+    let cap = 1024;
+    let starts = new Int32Array(cap);
+    let lineEnds = new Int32Array(cap);
+    let lineNos = new Int32Array(cap);
+    let events = new Int16Array(cap);
+    let vals = new Float64Array(cap * 4);
+    let nv = 0;
+    const strs: string[] = [];
+    parser.beginBatch(strs);
+    let kept = 0;
+    let skipped = 0;
+    let n = 0;
+    let s = 0;
+    const len = buf.length;
+    for (;;) {
+      const ls = s;
+      let e: number;
+      const nl = buf.indexOf(10, ls);
+      if (nl !== -1) {
+        s = nl + 1;
+        e = nl;
+      } else if (unterminated && ls < len) {
+        s = len;
+        e = len;
+      } else break;
+      // CRLF traces (serial consoles) lose their CR here.
+      if (e > ls && buf[e - 1] === 13) e--;
+      if (nv + room > vals.length) vals = growF(vals, vals.length * 2);
+      const r = FAST ? parser.line(buf, ls, e, vals, nv) : SLOW;
+      n++;
+      if (r === SKIP) {
+        skipped++;
+        continue;
+      }
+      if (kept === cap) {
+        cap *= 2;
+        starts = grow(starts, cap);
+        lineEnds = grow(lineEnds, cap);
+        lineNos = grow(lineNos, cap);
+        const ev2 = new Int16Array(cap);
+        ev2.set(events);
+        events = ev2;
+      }
+      starts[kept] = ls;
+      lineEnds[kept] = e;
+      lineNos[kept] = lineNo + n - 1;
+      events[kept] = r;
+      kept++;
+      if (r >= 0) nv += parser.events[r]!.width;
+    }
+    if (n === 0) return { batch: undefined, rest: s };
+    const lastLine = lineNo + n - 1;
+    lineNo += n;
+    const text = textOf(buf, starts, lineEnds, kept);
+    return {
+      batch: {
+        text: text.text,
+        starts: text.starts,
+        ends: text.ends,
+        lineNos: lineNos.slice(0, kept),
+        events: events.slice(0, kept),
+        vals: vals.slice(0, nv),
+        strs,
+        skipped,
+        lastLine,
+        unterminated,
+      },
+      rest: s,
+    };
+  };
+
+  for await (const chunk of bytes(name)) {
+    if (!sawAny) {
+      sawAny = true;
+      if (looksBinary(chunk)) throw new UserError(`${display}: binary data, not a text trace (first bytes are not text)`);
+    }
+    const buf = carry ? Buffer.concat([carry, chunk]) : chunk;
+    const { batch: b, rest } = batch(buf, false);
+    carry = rest < buf.length ? buf.subarray(rest) : undefined;
+    if (b) yield b;
+  }
+  if (carry) {
+    const { batch: b } = batch(carry, true);
+    if (b) yield b;
+  }
+  if (!sawAny) throw new UserError(`${display}: empty file, nothing to check`);
+}
+
+function growF(a: Float64Array, cap: number): Float64Array<ArrayBuffer> {
+  const b = new Float64Array(cap);
+  b.set(a);
+  return b;
+}
+
+function grow(a: Int32Array, cap: number): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(cap);
+  b.set(a);
+  return b;
+}
+
+/**
+ * The text the kept lines are cut from. An ASCII chunk (every real QEMU trace) is one latin1 string with the
+ * same offsets as its bytes; otherwise each kept line is decoded as UTF-8 on its own and they are joined.
+ */
+function textOf(buf: Buffer, starts: Int32Array, ends: Int32Array, n: number): { text: string; starts: Int32Array<ArrayBuffer>; ends: Int32Array<ArrayBuffer> } {
+  if (n === 0) return { text: '', starts: starts.slice(0, 0), ends: ends.slice(0, 0) };
+  const from = starts[0]!;
+  const to = ends[n - 1]!;
+  if (isAscii(buf.subarray(from, to))) {
+    const s = starts.slice(0, n);
+    const e = ends.slice(0, n);
+    for (let i = 0; i < n; i++) {
+      s[i]! -= from;
+      e[i]! -= from;
+    }
+    return { text: latin1(buf, from, to), starts: s, ends: e };
+  }
+  const parts: string[] = [];
+  const s = new Int32Array(n);
+  const e = new Int32Array(n);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const line = buf.toString('utf8', starts[i], ends[i]);
+    parts.push(line);
+    s[i] = at;
+    e[i] = at + line.length;
+    at += line.length + 1;
+  }
+  return { text: parts.join('\n'), starts: s, ends: e };
+}

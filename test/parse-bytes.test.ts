@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { QemuByteParser, SKIP, SLOW } from '../src/parse/qemu-bytes.js';
+import { QemuParser } from '../src/parse/qemu.js';
+import { QEMU_MODEL_EVENTS } from '../src/normalise/qemu.js';
+import { typedQemuBatches, toLineBatch } from '../src/read/qemu-batches.js';
+import { openLines } from '../src/read/lines.js';
+import { EXAMPLES, readLines, tmpdir } from './helpers.js';
+
+/**
+ * The byte parser types lines straight from the read buffer; the string parser is its reference. Whatever the
+ * byte parser accepts, the string parser must accept with the same values; whatever it drops as a
+ * well-formed unneeded event, the string parser must find well-formed. (Declining a line is always safe: the
+ * string parser then handles it.)
+ */
+
+const CORPUS = [
+  ...readLines(path.join(EXAMPLES, 'linux-boot-smp2.log')),
+  ...readLines(path.join(EXAMPLES, 'linux-mixed-io.log')),
+  ...readLines(path.join(EXAMPLES, 'ftrace', 'qemu-same-run.log')),
+];
+
+type Verdict = { kind: 'typed'; name: string; fields: Record<string, unknown> } | { kind: 'skip' } | { kind: 'slow' };
+
+const DECODER = new QemuParser();
+
+function byBytes(p: QemuByteParser, line: string): Verdict {
+  const b = Buffer.from(line, 'utf8');
+  const vals = new Float64Array(p.width);
+  const strs: string[] = [];
+  p.beginBatch(strs);
+  const r = p.line(b, 0, b.length, vals, 0);
+  if (r === SKIP) return { kind: 'skip' };
+  if (r === SLOW) return { kind: 'slow' };
+  const rebuilt = DECODER.decode(r, vals, 0, strs, line, 1).record;
+  return { kind: 'typed', name: rebuilt.name, fields: rebuilt.fields };
+}
+
+/** Holds one line's byte verdict to the string parser's. Returns the verdict. */
+const parsers = new Map<Set<string> | undefined, { bytes: QemuByteParser; text: QemuParser }>();
+
+function agree(line: string, wanted?: Set<string>): Verdict {
+  let p = parsers.get(wanted);
+  if (!p) parsers.set(wanted, (p = { bytes: new QemuByteParser({ wanted }), text: new QemuParser({ wanted }) }));
+  const v = byBytes(p.bytes, line);
+  const s = p.text;
+  s.skipped = 0;
+  s.diagnostics.length = 0;
+  const r = s.parse(line, 1);
+  if (v.kind === 'typed') {
+    expect(r, line).toBeDefined();
+    expect({ name: r!.name, fields: r!.fields }, line).toEqual({ name: v.name, fields: v.fields });
+  } else if (v.kind === 'skip') {
+    expect(r, line).toBeUndefined();
+    expect(s.skipped, line).toBe(1);
+    expect(s.diagnostics, line).toEqual([]);
+  }
+  return v;
+}
+
+let seed = 4242;
+function rnd(n: number): number {
+  seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+  return seed % n;
+}
+
+describe('byte parser against the string parser', () => {
+  it('types every line of the real traces, with the same values (nothing declined)', () => {
+    let typed = 0;
+    for (const l of CORPUS) {
+      const v = agree(l);
+      expect(v.kind, l).toBe('typed');
+      typed++;
+    }
+    expect(typed).toBeGreaterThan(20000);
+  });
+
+  it('drops exactly the well-formed events the model does not need', () => {
+    let skipped = 0;
+    for (const l of CORPUS) if (agree(l, QEMU_MODEL_EVENTS).kind === 'skip') skipped++;
+    expect(skipped).toBeGreaterThan(5000);
+  });
+
+  it('reads the PID@SEC.USEC: prefix as the string parser does', () => {
+    const l = 'pci_nvme_mmio_write addr 0x14 data 0x460001 size 4';
+    expect(agree(`12345@1700000000.123456:${l}`).kind).toBe('typed');
+    for (const bad of [`12345:${l}`, `1:2@3:${l}`, `12345@1.5 ${l}`, `12345@1.5:`, `9@:${l}`]) agree(bad);
+  });
+
+  it('on corrupted lines: single-byte edits, non-ASCII text, numeric edges', () => {
+    const alphabet = [' ', 'x', '0', 'z', '9', ',', '=', "'", '_', '-', ':', '@', 'é', '\u00ff', '\u2028', 'F', 'ff'];
+    let declined = 0;
+    let accepted = 0;
+    for (let k = 0; k < 6000; k++) {
+      const l = CORPUS[rnd(CORPUS.length)]!;
+      const at = rnd(l.length + 1);
+      const op = rnd(3);
+      const c = alphabet[rnd(alphabet.length)]!;
+      const bad = op === 0 ? l.slice(0, at) + l.slice(at + 1) : op === 1 ? l.slice(0, at) + c + l.slice(at) : l.slice(0, at) + c + l.slice(at + 1);
+      const v = agree(bad, k % 2 ? QEMU_MODEL_EVENTS : undefined);
+      if (v.kind === 'slow') declined++;
+      else accepted++;
+    }
+    expect(declined).toBeGreaterThan(1000);
+    expect(accepted).toBeGreaterThan(300);
+    for (const l of [
+      'pci_nvme_misc_cb cid 65535', 'pci_nvme_misc_cb cid 65536', 'pci_nvme_misc_cb cid 00065', 'pci_nvme_misc_cb cid -1',
+      'pci_nvme_map_addr addr 0xffffffffffffffff len 18446744073709551615', 'pci_nvme_map_addr addr 0x1fffffffffffff len 9007199254740992',
+      'pci_nvme_map_addr addr 0x1ffffffffffffffff len 1', 'pci_nvme_map_addr addr 0x1 len 18446744073709551616',
+      'pci_nvme_setfeat_numq requested cq_count=-2147483648 sq_count=2147483647, responding with cq_count=1 sq_count=1',
+      'pci_nvme_setfeat_numq requested cq_count=-2147483649 sq_count=1, responding with cq_count=1 sq_count=1',
+      "pci_nvme_admin_cmd cid 1 sqid 0 opc 0x6 opname 'NVME_ADM_CMD_IDENTIFY'", "pci_nvme_admin_cmd cid 1 sqid 0 opc 0x6 opname 'NVMé'",
+      'pci_nvme_mmio_write', 'pci_nvme_', 'pci_nvme_mmio_write ', 'pci_nvme_no_such_event 1 2',
+    ]) {
+      agree(l);
+      agree(l, QEMU_MODEL_EVENTS);
+    }
+  });
+});
+
+describe('typed batches', () => {
+  it('keep line numbers, CRLF, non-ASCII lines and a truncated last line exactly as the line reader does', async () => {
+    const dir = tmpdir();
+    const f = path.join(dir, 'mixed.log');
+    const lines = readLines(path.join(EXAMPLES, 'linux-boot-smp1.log')).slice(0, 3000);
+    lines.splice(100, 0, 'serial: héllo wörld', '', 'pci_nvme_mmio_write addr 0x14 data 0x460001 size 4\r');
+    fs.writeFileSync(f, lines.join('\n') + '\npci_nvme_mmio_read addr 0x1c size 4');
+    const byLine = new Map<number, string>();
+    for await (const b of openLines(f).batches()) b.lines.forEach((l, i) => byLine.set(b.firstLine + i, l));
+    let seen = 0;
+    let last = 0;
+    let unterminated = false;
+    for await (const t of typedQemuBatches(f, { wanted: QEMU_MODEL_EVENTS })) {
+      const b = toLineBatch(t);
+      b.lines.forEach((l, i) => {
+        expect(l).toBe(byLine.get(b.lineNos![i]!));
+        seen++;
+      });
+      last = t.lastLine;
+      unterminated = t.unterminated;
+    }
+    expect(last).toBe(byLine.size);
+    expect(unterminated).toBe(true);
+    expect(seen).toBeGreaterThan(500);
+    expect(seen).toBeLessThan(byLine.size);
+  });
+});
