@@ -50,14 +50,14 @@ async function phase(mode: string, file: string): Promise<{ lines: number; secon
   let lines = 0;
   let findings: number | undefined;
   if (mode === 'floor') {
-    for await (const b of openLines(file).batches()) lines += b.lines.length;
+    for await (const b of openLines(file, true).batches()) lines += b.lines.length;
   } else if (mode === 'parse') {
     // Every line typed into its event's fields from the read buffer (one thread), as `check` reads a QEMU trace.
-    for await (const b of typedQemuBatches(file)) lines += b.lastLine - lines;
+    for await (const b of typedQemuBatches(file, { blocking: true })) lines += b.lastLine - lines;
   } else if (mode === 'parse-text') {
     // The same with the string parser (split into strings, then parse each): what the byte parser replaced.
     const p = new QemuParser();
-    for await (const b of openLines(file).batches()) {
+    for await (const b of openLines(file, true).batches()) {
       const ls = b.lines;
       for (let i = 0; i < ls.length; i++) p.parse(ls[i]!, b.firstLine + i);
       lines += ls.length;

@@ -94,6 +94,33 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
     serial.line(text, line);
   };
   const parser = parserFor(format, onOther);
+  // A large QEMU trace is read again from the start on a second thread, started now so that it boots while
+  // this thread loads the specs and rules.
+  const threaded = format === 'qemu' && opts.byteParsing !== false && usePipeline(name, opts) ? pipelinedBatches(name) : undefined;
+  try {
+    return await checkEvents(name, opts, { file, format, it, held, done, parser, threaded: threaded?.batches, serial: () => serial });
+  } finally {
+    await threaded?.close();
+  }
+}
+
+interface EventSource {
+  file: string;
+  format: TraceFormat;
+  /** The sniffing read: its held batches, and the rest of it unless it ended. */
+  it: AsyncIterator<LineBatch>;
+  held: LineBatch[];
+  done: boolean;
+  parser: LineParser;
+  /** Batches from the reading thread, for a large QEMU trace. */
+  threaded?: AsyncGenerator<LineBatch>;
+  /** The proof-line checker of serial output interleaved with the trace, if any showed up. */
+  serial: () => SerialProofChecker | undefined;
+}
+
+/** parse -> normalise -> model -> rules over a line-oriented trace whose format is known. */
+async function checkEvents(name: string, opts: CheckOptions, src: EventSource): Promise<FileResult> {
+  const { file, format, it, held, done, parser, threaded } = src;
   const spec = loadNvmeSpec();
   let shape = typeof opts.shape === 'object' ? opts.shape : loadShape(opts.shape ?? 'qemu-nvme');
   if (opts.namespace) shape = { ...shape, namespaces: mergeNamespaces(shape.namespaces, typeof opts.namespace === 'string' ? loadNamespaceFile(opts.namespace) : opts.namespace) };
@@ -109,7 +136,8 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
   const canonical = format === 'canonical' ? new CanonicalNormaliser({ dstrd: canon?.dstrd ?? shape.cap.dstrd }) : undefined;
   const authority = canonical && (canon?.authors ?? true) ? new AuthorityModel(file, engine, { dstrd: canon?.dstrd ?? shape.cap.dstrd, lane: canon?.lane }) : undefined;
   const model = new ControllerModel(file, shape, spec, engine, { registers: format === 'canonical' ? (canon?.registers ?? true) : format !== 'ftrace' });
-  const eventCounts: Record<string, number> = {};
+  // Counted in a Map: a property per event kind, bumped for every event, is a keyed store on a dictionary.
+  const eventCounts = new Map<string, number>();
   let events = 0;
   let lines = 0;
   // Events the model does not consume were validated by the parser but not materialised.
@@ -121,7 +149,7 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
     else step(out);
   };
   const step = (e: Ev): void => {
-    eventCounts[e.kind] = (eventCounts[e.kind] ?? 0) + 1;
+    eventCounts.set(e.kind, (eventCounts.get(e.kind) ?? 0) + 1);
     model.consume(e);
     authority?.consume(e);
   };
@@ -174,14 +202,15 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
   };
   let stoppedEarly = false;
   try {
-    if (format === 'qemu' && usePipeline(name, opts) && opts.byteParsing !== false) {
+    if (threaded) {
       // Large QEMU trace: a second thread reads, types, and drops the events the model does not need.
       await it.return?.();
-      for await (const b of pipelinedBatches(name)) run(b);
+      for await (const b of threaded) run(b);
     } else if (format === 'qemu' && name !== '-' && opts.byteParsing !== false) {
-      // A QEMU trace file is read again from the start, typed from its bytes (the sniffed lines are dropped).
+      // A QEMU trace file is read again from the start, typed from its bytes (the sniffed lines are dropped),
+      // with blocking reads: checking is all this thread does until the file ends.
       await it.return?.();
-      for await (const b of typedQemuBatches(name, { wanted: QEMU_MODEL_EVENTS })) run(toLineBatch(b));
+      for await (const b of typedQemuBatches(name, { wanted: QEMU_MODEL_EVENTS, blocking: true })) run(toLineBatch(b));
     } else {
       for (const b of held) run(b);
       if (!done) {
@@ -199,7 +228,7 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
   }
   const malformedRule = catalog.byId.get('trace-malformed-line');
   const findings: Finding[] = [...engine.findings];
-  const proof = serial?.finish();
+  const proof = src.serial()?.finish();
   if (proof && proof.tables.length) findings.push(...proof.findings);
   for (const d of parser.diagnostics) {
     findings.push({
@@ -242,7 +271,7 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
     findings,
     exercised,
     notChecked: authority ? [] : authorityNotChecked(catalog.rules),
-    coverage: { registers: model.coverage.registers, commands: model.coverage.commands, events: eventCounts },
+    coverage: { registers: model.coverage.registers, commands: model.coverage.commands, events: Object.fromEntries(eventCounts) },
     notes: proof && proof.tables.length ? [...notes, ...proof.notes] : notes,
     ...(proof && proof.tables.length ? { proofTables: proof.tables } : {}),
   };

@@ -125,7 +125,7 @@ export class ControllerModel {
     return { file: this.file, line: ev.line, raw: ev.raw, note };
   }
   private pageSize(): number {
-    return 4096 * 2 ** decodeCc(this.cc).mps;
+    return 4096 * 2 ** ((this.cc >>> 7) & 0xf);
   }
   private capScope(): Scope {
     return { ...this.shape.cap };
@@ -364,14 +364,13 @@ export class ControllerModel {
     const fire = (hook: string, scope: () => Scope, binding: string, related: SourceRef[] = []): void => {
       if (this.engine.hasHook(hook)) this.engine.fire(hook, scope(), { ev, binding, related: () => [...related, ...cmdRef()], subject });
     };
-    const cc = decodeCc(this.cc);
     switch (ev.kind) {
       case 'cmd.create_cq': {
         const cqid = num(f.cqid);
         const existing = this.cqs.get(cqid);
         fire(
           'cmd.create_cq',
-          () => ({ cqid, addr: f.addr ?? null, qsize: num(f.qsize), pc: f.pc === true, ien: f.ien === true, vector: f.vector ?? null, exists: !!existing, granted: this.grantedCq, cap: this.capScope(), page_size: this.pageSize(), cc: { ...cc }, cqes: this.shape.cqes ?? null, msix_vectors: this.shape.msix_vectors ?? null }),
+          () => ({ cqid, addr: f.addr ?? null, qsize: num(f.qsize), pc: f.pc === true, ien: f.ien === true, vector: f.vector ?? null, exists: !!existing, granted: this.grantedCq, cap: this.capScope(), page_size: this.pageSize(), cc: { ...decodeCc(this.cc) }, cqes: this.shape.cqes ?? null, msix_vectors: this.shape.msix_vectors ?? null }),
           `cq=${cqid}`,
           existing ? [{ file: this.file, line: existing.line, raw: existing.raw, note: `CQ ${cqid} already created here` }] : [],
         );
@@ -390,7 +389,7 @@ export class ControllerModel {
         if (cq) related.push({ file: this.file, line: cq.line, raw: cq.raw, note: `CQ ${cqid} created here` });
         fire(
           'cmd.create_sq',
-          () => ({ sqid, cqid, addr: f.addr ?? null, qsize: num(f.qsize), pc: f.pc === true, exists: !!existing, cq_exists: !!cq && cqid !== 0, granted: this.grantedSq, cap: this.capScope(), page_size: this.pageSize(), cc: { ...cc }, sqes: this.shape.sqes ?? null }),
+          () => ({ sqid, cqid, addr: f.addr ?? null, qsize: num(f.qsize), pc: f.pc === true, exists: !!existing, cq_exists: !!cq && cqid !== 0, granted: this.grantedSq, cap: this.capScope(), page_size: this.pageSize(), cc: { ...decodeCc(this.cc) }, sqes: this.shape.sqes ?? null }),
           `sq=${sqid}`,
           related,
         );

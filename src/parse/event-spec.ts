@@ -1,9 +1,9 @@
-import { loadSpecFile } from '../specs/load.js';
+import { loadSpecFile, yamlLib } from '../specs/load.js';
 import { specPath } from '../util/paths.js';
 import { compileTemplate, compilePieces, TemplateError, type CompiledTemplate, type Piece } from './template.js';
 import { cached, cacheKey } from '../util/cache.js';
 import { UserError } from '../util/errors.js';
-import { isMap, isScalar, type Node } from 'yaml';
+import type { Node } from 'yaml';
 
 export interface EventDef {
   name: string;
@@ -48,11 +48,11 @@ export function loadEventDefs(format: 'qemu' | 'ftrace', file = specPath('trace'
       // Point at the template scalar in the YAML.
       let node: Node | undefined;
       const events = spec.doc.get('events', true);
-      if (isMap(events)) {
+      if (yamlLib().isMap(events)) {
         const evNode = events.get(name, true);
-        if (isMap(evNode)) node = evNode.get('template', true) as Node | undefined;
+        if (yamlLib().isMap(evNode)) node = evNode.get('template', true) as Node | undefined;
       }
-      const off = (node && isScalar(node) && node.range ? node.range[0] + 1 : 0) + err.offset;
+      const off = (node && yamlLib().isScalar(node) && node.range ? node.range[0] + 1 : 0) + err.offset;
       const p = spec.lineCounter.linePos(off);
       problems.push({ file, line: p.line, col: p.col, message: `${name}: ${err.message}` });
     }

@@ -17,14 +17,10 @@ import type { Fields } from './template.js';
 export const SLOW = -1;
 export const SKIP = -2;
 
-const PREFIX = 'pci_nvme_';
-const P = Uint8Array.from(PREFIX, (c) => c.charCodeAt(0));
 
 export interface ByteEvent {
   def: EventDef;
   bytes: ByteTemplate;
-  /** Name bytes after the prefix, to confirm a hash hit. */
-  name: Uint8Array;
   skip: boolean;
   /** Number of values (template fields). */
   width: number;
@@ -37,8 +33,6 @@ export function qemuEventTable(defs: Map<string, EventDef> = loadEventDefs('qemu
   return [...defs.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
-const TABLE_BITS = 11;
-const TABLE_MASK = (1 << TABLE_BITS) - 1;
 const FNV_BASIS = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
@@ -61,8 +55,14 @@ const TEXT_CACHE_MAX = 4096;
 
 export class QemuByteParser {
   readonly events: ByteEvent[];
-  /** Open-addressed hash of event names: slot -> event index + 1 (0 = empty). */
-  private readonly slots = new Int32Array(1 << TABLE_BITS);
+  /**
+   * Event names (with their pci_nvme_ prefix) as a byte trie in one flat array: next state =
+   * trie[state * classes + classOf[byte]], 0 = no event has this prefix; accept[state] = event index or -1.
+   */
+  private readonly trie: Int16Array;
+  private readonly classOf = new Uint8Array(256);
+  private readonly classes: number;
+  private readonly accept: Int16Array;
   /** Widest event: the room a caller leaves in its value array before each line. */
   readonly width: number;
   private readonly ends: Int32Array;
@@ -73,16 +73,34 @@ export class QemuByteParser {
   /** wanted: the events whose values the consumer uses (undefined: all of them); others are only validated. */
   constructor(opts: { wanted?: Set<string>; defs?: Map<string, EventDef> } = {}) {
     const table = qemuEventTable(opts.defs ?? loadEventDefs('qemu'));
+    // Byte classes: 0 for bytes no name has, then one per byte that occurs in a name.
+    let classes = 1;
+    for (const def of table) for (let i = 0; i < def.name.length; i++) if (this.classOf[def.name.charCodeAt(i)] === 0) this.classOf[def.name.charCodeAt(i)] = classes++;
+    this.classes = classes;
+    const rows: number[][] = [new Array<number>(classes).fill(0), new Array<number>(classes).fill(0)]; // 0: dead, 1: root
+    const accepts: number[] = [-1, -1];
+    table.forEach((def, i) => {
+      let st = 1;
+      for (let k = 0; k < def.name.length; k++) {
+        const c = this.classOf[def.name.charCodeAt(k)]!;
+        if (rows[st]![c] === 0) {
+          rows[st]![c] = rows.length;
+          rows.push(new Array<number>(classes).fill(0));
+          accepts.push(-1);
+        }
+        st = rows[st]![c]!;
+      }
+      accepts[st] = i;
+    });
+    if (rows.length > 0x7fff) throw new Error('too many event name prefixes for the byte trie');
+    this.trie = Int16Array.from(rows.flat());
+    this.accept = Int16Array.from(accepts);
     let width = 1;
-    this.events = table.map((def, i) => {
-      const name = Uint8Array.from(def.name.slice(PREFIX.length), (c) => c.charCodeAt(0));
+    this.events = table.map((def) => {
       const bytes = compileBytes(def.tpl.pieces, def.tpl.fieldNames);
       width = Math.max(width, bytes.width);
-      let h = hashBytes(name, 0, name.length) & TABLE_MASK;
-      while (this.slots[h] !== 0) h = (h + 1) & TABLE_MASK;
-      this.slots[h] = i + 1;
       const textSlots = def.tpl.fieldTypes.flatMap((t, k) => (t === 'str' || t === 'word' ? [k] : []));
-      return { def, bytes, name, skip: opts.wanted !== undefined && def.cls === 'info' && !opts.wanted.has(def.name), width: bytes.width, textSlots };
+      return { def, bytes, skip: opts.wanted !== undefined && def.cls === 'info' && !opts.wanted.has(def.name), width: bytes.width, textSlots };
     });
     this.width = width;
     this.ends = new Int32Array(width);
@@ -117,18 +135,20 @@ export class QemuByteParser {
       if (at === -1 || !sawAt) return SLOW;
       pos = at + 1;
     }
-    if (pos + P.length > e) return SLOW;
-    for (let j = 0; j < P.length; j++) if (b[pos + j] !== P[j]) return SLOW;
-    const ns = pos + P.length;
-    let ne = ns;
-    let h = FNV_BASIS;
+    // The event name, prefix included, through the trie: one table load per byte.
+    const trie = this.trie;
+    const classOf = this.classOf;
+    const nc = this.classes;
+    let st = 1;
+    let ne = pos;
     while (ne < e) {
       const c = b[ne]!;
       if (c === 32) break;
-      h = Math.imul(h ^ c, FNV_PRIME);
+      st = trie[st * nc + classOf[c]!]!;
+      if (st === 0) return SLOW;
       ne++;
     }
-    const index = this.find(h >>> 0, b, ns, ne);
+    const index = this.accept[st]!;
     if (index < 0) return SLOW;
     const ev = this.events[index]!;
     const bodyStart = ne === e ? e : ne + 1;
@@ -144,20 +164,6 @@ export class QemuByteParser {
       if (start === start) out[o + slot] = this.text(b, start, this.ends[slot]!);
     }
     return index;
-  }
-
-  /** The event index of the name b[s..e) with hash h, or -1. */
-  private find(h: number, b: Uint8Array, s: number, e: number): number {
-    const len = e - s;
-    for (let k = h & TABLE_MASK; ; k = (k + 1) & TABLE_MASK) {
-      const i = this.slots[k]! - 1;
-      if (i < 0) return -1;
-      const name = this.events[i]!.name;
-      if (name.length !== len) continue;
-      let j = 0;
-      while (j < len && b[s + j] === name[j]) j++;
-      if (j === len) return i;
-    }
   }
 
   /** The batch index of the text b[s..e): the same string object each time it recurs, made once. */

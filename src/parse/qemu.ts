@@ -2,7 +2,7 @@ import type * as ohm from 'ohm-js';
 import { grammarFromFile } from '../util/ohm.js';
 import { loadEventDefs, type EventDef } from './event-spec.js';
 import { qemuEventTable } from './qemu-bytes.js';
-import { diagnose, slowMatch, MAX_OHM_DIAGNOSIS } from './template.js';
+import { diagnose, slowMatch, MAX_OHM_DIAGNOSIS, type Fields } from './template.js';
 
 /** NVMEPROOF_NO_FAST_PATH=1 parses every line with the Ohm grammars only (slow; for cross-checking). */
 const FAST = process.env.NVMEPROOF_NO_FAST_PATH !== '1';
@@ -107,8 +107,6 @@ export class QemuParser implements LineParser {
     return node.def !== undefined ? node : undefined;
   }
 
-  /** Events by the byte parser's stable index (read/qemu-batches.ts types lines on the reading thread). */
-  private byIndex?: EventDef[];
 
   /**
    * The record of a line the byte parser typed (parse/qemu-bytes.ts): rebuilt from its values, without
@@ -116,17 +114,12 @@ export class QemuParser implements LineParser {
    * text fields are indexes into strs. Returns the record and where the next record's values start.
    */
   decode(index: number, vals: Float64Array, at: number, strs: string[], text: string, line: number): { record: TraceRecord; next: number } {
-    const def = (this.byIndex ??= qemuEventTable(this.defs))[index]!;
-    const fields: Record<string, number | string> = {};
-    const names = def.tpl.fieldNames;
-    const types = def.tpl.fieldTypes;
-    for (let i = 0; i < names.length; i++) {
-      const v = vals[at + i]!;
-      if (v !== v) continue;
-      fields[names[i]!] = types[i] === 'str' || types[i] === 'word' ? strs[v]! : v;
-    }
-    return { record: { name: def.name, fields, line, raw: text, cls: def.cls }, next: at + names.length };
+    const builders = (this.builders ??= qemuEventTable(this.defs).map(fieldsBuilder));
+    const b = builders[index]!;
+    return { record: { name: b.def.name, fields: b.build(vals, at, strs), line, raw: text, cls: b.def.cls }, next: at + b.width };
   }
+
+  private builders?: FieldsBuilder[];
 
   parse(text: string, line: number): TraceRecord | undefined {
     let pos = 0;
@@ -186,4 +179,37 @@ export class QemuParser implements LineParser {
     this.diagnostics.push({ line, col, message: `not a QEMU trace line: expected ${exp}`, raw: text });
     return undefined;
   }
+}
+
+interface FieldsBuilder {
+  def: EventDef;
+  width: number;
+  build: (vals: Float64Array, at: number, strs: string[]) => Fields;
+}
+
+/**
+ * An event's fields object from its typed values. For a template without optional groups it is one generated
+ * object literal (every record of the event gets the same hidden class, and no key is added one at a time);
+ * field names come from the templates, whose grammar allows identifiers only, and are quoted as JSON anyway.
+ */
+function fieldsBuilder(def: EventDef): FieldsBuilder {
+  const names = def.tpl.fieldNames;
+  const types = def.tpl.fieldTypes;
+  const isText = (i: number): boolean => types[i] === 'str' || types[i] === 'word';
+  if (def.tpl.pieces.some((p) => p.t === 'opt')) {
+    return {
+      def,
+      width: names.length,
+      build: (vals, at, strs) => {
+        const fields: Fields = {};
+        for (let i = 0; i < names.length; i++) {
+          const v = vals[at + i]!;
+          if (v === v) fields[names[i]!] = isText(i) ? strs[v]! : v;
+        }
+        return fields;
+      },
+    };
+  }
+  const props = names.map((n, i) => `${JSON.stringify(n)}: ${isText(i) ? `s[v[at + ${i}]]` : `v[at + ${i}]`}`);
+  return { def, width: names.length, build: new Function('v', 'at', 's', `return { ${props.join(', ')} };`) as FieldsBuilder['build'] };
 }

@@ -50,8 +50,43 @@ function openRaw(name: string): Readable {
   return fs.createReadStream(name, { highWaterMark: 1 << 16 });
 }
 
-/** Peeks at the first chunk to decide on gunzip, then yields raw Buffers. */
-export async function* bytes(name: string): AsyncGenerator<Buffer> {
+/**
+ * A plain (not gzip) trace file opened for blocking reads, or undefined (standard input, gzip, or a path the
+ * stream reader should report on).
+ */
+export function openPlain(name: string): number | undefined {
+  if (name === '-') return undefined;
+  let fd: number;
+  try {
+    fd = fs.openSync(name, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const head = Buffer.alloc(2);
+    if (fs.fstatSync(fd).isFile() && fs.readSync(fd, head, 0, 2, 0) === 2 && !(head[0] === GZIP_MAGIC0 && head[1] === GZIP_MAGIC1)) return fd;
+  } catch {
+    // Reported by the stream reader.
+  }
+  fs.closeSync(fd);
+  return undefined;
+}
+
+/**
+ * Peeks at the first chunk to decide on gunzip, then yields raw Buffers. blocking: a plain file is read with
+ * blocking reads into one reused buffer (each chunk is valid until the next is asked for).
+ */
+export async function* bytes(name: string, blocking = false): AsyncGenerator<Buffer> {
+  const fd = blocking ? openPlain(name) : undefined;
+  if (fd !== undefined) {
+    const buf = Buffer.allocUnsafe(1 << 16);
+    try {
+      for (let n = fs.readSync(fd, buf); n > 0; n = fs.readSync(fd, buf)) yield buf.subarray(0, n);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return;
+  }
   const raw = openRaw(name);
   const it = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   let first: IteratorResult<Buffer>;
@@ -109,7 +144,8 @@ export function looksBinary(buf: Buffer): boolean {
   return bad / text.length > 0.2;
 }
 
-export function openLines(name: string): LineSource {
+/** blocking: see bytes() (for a thread that has nothing else to do meanwhile). */
+export function openLines(name: string, blocking = false): LineSource {
   const display = name === '-' ? '<stdin>' : name;
   return {
     name: display,
@@ -118,7 +154,7 @@ export function openLines(name: string): LineSource {
       let carry = '';
       let lineNo = 1;
       let sawAny = false;
-      for await (const buf of bytes(name)) {
+      for await (const buf of bytes(name, blocking)) {
         if (!sawAny) {
           sawAny = true;
           if (looksBinary(buf)) throw new UserError(`${display}: binary data, not a text trace (first bytes are not text)`);

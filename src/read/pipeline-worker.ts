@@ -1,11 +1,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { typedQemuBatches } from './qemu-batches.js';
+import { typedQemuBatches, type TypedBatch } from './qemu-batches.js';
 import { QEMU_MODEL_EVENTS } from '../normalise/qemu.js';
 import { UserError } from '../util/errors.js';
 
 /** The reading half of read/pipeline.ts: reads, types and drops here; the checking thread gets plain data. */
 const { file, inFlight } = workerData as { file: string; inFlight: number };
 const port = parentPort!;
+/** Batches (64 KiB of trace each) per message: each message between threads costs tens of microseconds. */
+const PER_MESSAGE = 8;
 let credits = inFlight;
 let waiting: (() => void) | undefined;
 port.on('message', () => {
@@ -13,12 +15,26 @@ port.on('message', () => {
   waiting?.();
 });
 
+async function send(batches: TypedBatch[]): Promise<void> {
+  while (credits === 0) await new Promise<void>((r) => (waiting = r));
+  credits--;
+  port.postMessage(
+    { batches },
+    batches.flatMap((b) => [b.starts.buffer, b.ends.buffer, b.lineNos.buffer, b.events.buffer, b.vals.buffer]),
+  );
+}
+
 async function main(): Promise<void> {
-  for await (const b of typedQemuBatches(file, { wanted: QEMU_MODEL_EVENTS })) {
-    while (credits === 0) await new Promise<void>((r) => (waiting = r));
-    credits--;
-    port.postMessage({ batch: b }, [b.starts.buffer, b.ends.buffer, b.lineNos.buffer, b.events.buffer, b.vals.buffer]);
+  let out: TypedBatch[] = [];
+  for await (const b of typedQemuBatches(file, { wanted: QEMU_MODEL_EVENTS, blocking: true })) {
+    out.push(b);
+    // The first batch goes at once, so the checking thread starts early.
+    if (out.length >= PER_MESSAGE || b.lineNos[0] === 1) {
+      await send(out);
+      out = [];
+    }
   }
+  if (out.length) await send(out);
   port.postMessage({ done: true });
 }
 

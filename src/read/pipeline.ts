@@ -16,12 +16,16 @@ import { toLineBatch, type TypedBatch } from './qemu-batches.js';
 const IN_FLIGHT = 3;
 
 interface Msg {
-  batch?: TypedBatch;
+  batches?: TypedBatch[];
   error?: { message: string; user: boolean; details: Located[] };
   done?: boolean;
 }
 
-export async function* pipelinedBatches(file: string): AsyncGenerator<LineBatch> {
+/**
+ * Starts the reading thread at once (so it boots while the caller loads its specs); the batches come from
+ * `batches`, and `close` stops the thread whether or not they were read.
+ */
+export function pipelinedBatches(file: string): { batches: AsyncGenerator<LineBatch>; close: () => Promise<void> } {
   // The reader's live data is a few batches: a small heap keeps two threads' memory near one thread's.
   const worker = new Worker(workerFile('read/pipeline-worker.js'), { workerData: { file, inFlight: IN_FLIGHT }, resourceLimits: { maxOldGenerationSizeMb: 64 } });
   const queue: Msg[] = [];
@@ -35,15 +39,21 @@ export async function* pipelinedBatches(file: string): AsyncGenerator<LineBatch>
     failure = e;
     wake?.();
   });
+  return { batches: consume(worker, queue, () => failure, (w) => (wake = w)), close: async () => void (await worker.terminate()) };
+}
+
+async function* consume(worker: Worker, queue: Msg[], failed: () => Error | undefined, onWake: (w: () => void) => void): AsyncGenerator<LineBatch> {
   try {
     for (;;) {
-      while (queue.length === 0 && !failure) await new Promise<void>((r) => (wake = r));
+      while (queue.length === 0 && !failed()) await new Promise<void>((r) => onWake(r));
+      const failure = failed();
       if (failure) throw failure;
       const m = queue.shift()!;
       if (m.error) throw m.error.user ? new UserError(m.error.message, m.error.details) : new Error(m.error.message);
       if (m.done) return;
-      yield toLineBatch(m.batch!);
+      // Acknowledged on receipt: the reader may go on while these are checked.
       worker.postMessage('ack');
+      for (const b of m.batches!) yield toLineBatch(b);
     }
   } finally {
     await worker.terminate();

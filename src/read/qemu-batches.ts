@@ -1,5 +1,6 @@
 import { isAscii } from 'node:buffer';
-import { bytes, looksBinary, type LineBatch } from './lines.js';
+import { closeSync, readSync } from 'node:fs';
+import { bytes, looksBinary, openPlain, type LineBatch } from './lines.js';
 import { QemuByteParser, SKIP, SLOW, latin1 } from '../parse/qemu-bytes.js';
 import { UserError } from '../util/errors.js';
 
@@ -39,7 +40,14 @@ export function toLineBatch(t: TypedBatch): LineBatch {
   return { firstLine: n ? t.lineNos[0]! : t.lastLine, lines, lineNos: t.lineNos, skipped: t.skipped, lastLine: t.lastLine, unterminated: t.unterminated, pre: { events: t.events, vals: t.vals, strs: t.strs } };
 }
 
-export async function* typedQemuBatches(name: string, opts: { wanted?: Set<string> } = {}): AsyncGenerator<TypedBatch> {
+const CHUNK = 1 << 16;
+
+/**
+ * opts.wanted: the events to type (others are validated and dropped; default: all). opts.blocking: read a
+ * plain file with blocking reads into one reused buffer (for the reading thread, which has nothing else to
+ * do: no stream machinery, no buffer per read).
+ */
+export async function* typedQemuBatches(name: string, opts: { wanted?: Set<string>; blocking?: boolean } = {}): AsyncGenerator<TypedBatch> {
   const display = name === '-' ? '<stdin>' : name;
   const parser = new QemuByteParser({ wanted: opts.wanted });
   const room = parser.width;
@@ -47,14 +55,16 @@ export async function* typedQemuBatches(name: string, opts: { wanted?: Set<strin
   let lineNo = 1;
   let sawAny = false;
 
+  // Work arrays, reused from batch to batch (each batch leaves with copies of what it filled).
+  let cap = 2048;
+  let starts = new Int32Array(cap);
+  let lineEnds = new Int32Array(cap);
+  let lineNos = new Int32Array(cap);
+  let events = new Int16Array(cap);
+  let vals = new Float64Array(cap * 8);
+
   /** Types every line of buf: each ended by a newline, and the last one by the buffer's end when unterminated. */
   const batch = (buf: Buffer, unterminated: boolean): { batch: TypedBatch | undefined; rest: number } => {
-    let cap = 1024;
-    let starts = new Int32Array(cap);
-    let lineEnds = new Int32Array(cap);
-    let lineNos = new Int32Array(cap);
-    let events = new Int16Array(cap);
-    let vals = new Float64Array(cap * 4);
     let nv = 0;
     const strs: string[] = [];
     parser.beginBatch(strs);
@@ -120,6 +130,39 @@ export async function* typedQemuBatches(name: string, opts: { wanted?: Set<strin
     };
   };
 
+  const fd = opts.blocking ? openPlain(name) : undefined;
+  if (fd !== undefined) {
+    // Blocking reads into one reused buffer: the line that straddles two reads is moved to its front.
+    let buf = Buffer.allocUnsafe(CHUNK);
+    let have = 0;
+    try {
+      for (;;) {
+        if (have === buf.length) {
+          const bigger = Buffer.allocUnsafe(buf.length * 2);
+          buf.copy(bigger, 0, 0, have);
+          buf = bigger;
+        }
+        const n = readSync(fd, buf, have, buf.length - have, null);
+        if (n === 0) break;
+        if (!sawAny) {
+          sawAny = true;
+          if (looksBinary(buf.subarray(0, n))) throw new UserError(`${display}: binary data, not a text trace (first bytes are not text)`);
+        }
+        const { batch: b, rest } = batch(buf.subarray(0, have + n), false);
+        buf.copy(buf, 0, rest, have + n);
+        have = have + n - rest;
+        if (b) yield b;
+      }
+      if (have) {
+        const { batch: b } = batch(buf.subarray(0, have), true);
+        if (b) yield b;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    if (!sawAny) throw new UserError(`${display}: empty file, nothing to check`);
+    return;
+  }
   for await (const chunk of bytes(name)) {
     if (!sawAny) {
       sawAny = true;

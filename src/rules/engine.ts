@@ -42,6 +42,31 @@ export function renderMessage(template: string, scope: Scope): string {
   });
 }
 
+/** The generic check kinds, by the index the hook lists carry (a string switch per rule per event adds up). */
+const CHECKS = ['assert', 'aligned', 'at-most', 'at-least'];
+
+function passes(check: number, r: CompiledRule, s: Scope): boolean {
+  const x = r.exprs;
+  switch (check) {
+    case 0:
+      return truthy(x.that!(s));
+    case 1:
+      return truthy(BUILTINS.aligned!(x.value!(s), x.to!(s)));
+    case 2: {
+      const v = x.value!(s);
+      const l = x.limit!(s);
+      return v == null || l == null || !(Number(v) > Number(l));
+    }
+    case 3: {
+      const v = x.value!(s);
+      const l = x.limit!(s);
+      return v == null || l == null || !(Number(v) < Number(l));
+    }
+    default:
+      return true;
+  }
+}
+
 /** How far (in lines) after a finding a device event of the same rule is taken as its echo. */
 const DEVICE_ECHO_WINDOW = 64;
 
@@ -50,7 +75,7 @@ export class RuleEngine {
   private readonly lastByRule = new Map<string, Finding>();
   /** Rules whose preconditions held at least once. A flag per hooked rule: this runs for every event. */
   private readonly exercisedSet = new Set<string>();
-  private readonly hooked = new Map<string, { rule: CompiledRule; hit: boolean }[]>();
+  private readonly hooked = new Map<string, { rule: CompiledRule; check: number; hit: boolean }[]>();
   private readonly seen = new Set<string>();
 
   constructor(
@@ -63,7 +88,7 @@ export class RuleEngine {
     for (const [hook, rules] of cat.byHook) {
       this.hooked.set(
         hook,
-        rules.filter((r) => !disabled.has(r.meta.id)).map((rule) => ({ rule, hit: false })),
+        rules.filter((r) => !disabled.has(r.meta.id)).map((rule) => ({ rule, check: CHECKS.indexOf(rule.spec.then.check), hit: false })),
       );
     }
   }
@@ -88,29 +113,7 @@ export class RuleEngine {
       const r = h.rule;
       if (r.when !== undefined && !truthy(r.when(scope))) continue;
       h.hit = true;
-      if (!this.passes(r, scope)) this.report(r, scope, ctx);
-    }
-  }
-
-  private passes(r: CompiledRule, s: Scope): boolean {
-    const x = r.exprs;
-    switch (r.spec.then.check) {
-      case 'assert':
-        return truthy(x.that!(s));
-      case 'aligned':
-        return truthy(BUILTINS.aligned!(x.value!(s), x.to!(s)));
-      case 'at-most': {
-        const v = x.value!(s);
-        const l = x.limit!(s);
-        return v == null || l == null || !(Number(v) > Number(l));
-      }
-      case 'at-least': {
-        const v = x.value!(s);
-        const l = x.limit!(s);
-        return v == null || l == null || !(Number(v) < Number(l));
-      }
-      default:
-        return true;
+      if (!passes(h.check, r, scope)) this.report(r, scope, ctx);
     }
   }
 

@@ -33,6 +33,21 @@ function num(v: Value): number {
 }
 /** Bit operations on numbers beyond 32 bits must not wrap like JS's int32 operators do. */
 function bitop(op: string, a: Value, b: Value): Value {
+  // Both non-negative 31-bit integers (register fields, flags, small shifts): int32 operators agree with bigint.
+  if (typeof a === 'number' && typeof b === 'number' && (a | 0) === a && (b | 0) === b && a >= 0 && b >= 0) {
+    switch (op) {
+      case '&':
+        return a & b;
+      case '|':
+        return a | b;
+      case '^':
+        return a ^ b;
+      case '>>':
+        return b < 31 ? a >> b : 0;
+      default:
+        if (b < 31 && a < 2 ** (31 - b)) return a << b;
+    }
+  }
   const r = ((x: bigint, y: bigint): bigint => {
     switch (op) {
       case '&':

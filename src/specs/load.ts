@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { Ajv2020 as Ajv2020Type, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
-import { LineCounter, parseDocument, isMap, isSeq, isScalar, isPair, type Document, type Node } from 'yaml';
+import type { Document, LineCounter, Node } from 'yaml';
 import { type Located, UserError } from '../util/errors.js';
 import { SPECS_DIR } from '../util/paths.js';
 import { cached, cacheKey } from '../util/cache.js';
@@ -14,6 +14,13 @@ import { cached, cacheKey } from '../util/cache.js';
  */
 
 const SCHEMA_DIR = path.join(SPECS_DIR, 'schema');
+
+let yaml: typeof import('yaml') | undefined;
+/** The yaml library, loaded on first use: a run with a warm spec cache parses no YAML, and importing it costs ~30 ms (more on the reading thread's start). */
+export function yamlLib(): typeof import('yaml') {
+  yaml ??= createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return yaml;
+}
 /** A new ajv (draft 2020-12), with the library loaded on first use: with a warm spec cache a run never needs it. */
 export function createAjv(options: ConstructorParameters<typeof Ajv2020Type>[0]): Ajv2020Type {
   const { Ajv2020 } = createRequire(import.meta.url)('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
@@ -60,19 +67,19 @@ function pointerSegments(pointer: string): string[] {
 function nodeAt(doc: Document.Parsed, segments: string[], wantKeyOf?: string): Node | null {
   let node: unknown = doc.contents;
   for (const seg of segments) {
-    if (isMap(node)) {
-      const pair = node.items.find((it) => isScalar(it.key) && String(it.key.value) === seg);
+    if (yamlLib().isMap(node)) {
+      const pair = node.items.find((it) => yamlLib().isScalar(it.key) && String(it.key.value) === seg);
       if (!pair) break;
       node = pair.value;
-    } else if (isSeq(node)) {
+    } else if (yamlLib().isSeq(node)) {
       const item = node.items[Number(seg)];
       if (item === undefined) break;
       node = item;
     } else break;
   }
-  if (wantKeyOf !== undefined && isMap(node)) {
-    const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === wantKeyOf);
-    if (pair && isScalar(pair.key)) return pair.key as Node;
+  if (wantKeyOf !== undefined && yamlLib().isMap(node)) {
+    const pair = node.items.find((it) => yamlLib().isPair(it) && yamlLib().isScalar(it.key) && String(it.key.value) === wantKeyOf);
+    if (pair && yamlLib().isScalar(pair.key)) return pair.key as Node;
   }
   return (node as Node) ?? null;
 }
@@ -81,8 +88,8 @@ function nodeAt(doc: Document.Parsed, segments: string[], wantKeyOf?: string): N
 export function nodeAtPath(spec: Pick<LoadedSpec, 'doc'>, path: (string | number)[]): Node | undefined {
   let node: unknown = spec.doc.contents;
   for (const seg of path) {
-    if (isMap(node)) node = node.get(seg, true);
-    else if (isSeq(node)) node = node.items[seg as number];
+    if (yamlLib().isMap(node)) node = node.get(seg, true);
+    else if (yamlLib().isSeq(node)) node = node.items[seg as number];
     else return undefined;
   }
   return node as Node | undefined;
@@ -152,8 +159,8 @@ function lazySpec<T>(file: string, text: string, kind: string, data: T): LoadedS
   let parsed: { doc: Document.Parsed; lineCounter: LineCounter } | undefined;
   const get = (): { doc: Document.Parsed; lineCounter: LineCounter } => {
     if (!parsed) {
-      const lineCounter = new LineCounter();
-      parsed = { doc: parseDocument(text, { lineCounter }), lineCounter };
+      const lineCounter = new (yamlLib().LineCounter)();
+      parsed = { doc: yamlLib().parseDocument(text, { lineCounter }), lineCounter };
     }
     return parsed;
   };
@@ -176,8 +183,8 @@ export function checkSpecText<T = unknown>(
   text: string,
   expectKind?: string,
 ): { problems: Located[]; spec?: LoadedSpec<T> } {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const lineCounter = new (yamlLib().LineCounter)();
+  const doc = yamlLib().parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const problems: Located[] = [];
   for (const e of doc.errors) {
     const p = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
