@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { isMap, type Node } from 'yaml';
-import { loadSpecFile, nodeAtPath, type LoadedSpec } from '../specs/load.js';
+import type { Node } from 'yaml';
+import { loadSpecFile, nodeAtPath, type LoadedSpec, yamlLib } from '../specs/load.js';
 import { UserError } from '../util/errors.js';
 import type { Facts, FactValue } from './condition.js';
 import { factsFromKernelLines, readProbeFile, surfaceKind, type FactSource, type ProbeCapture } from './probe.js';
@@ -100,7 +100,7 @@ export function rowEvidence(spec: LoadedSpec, index: number, row: EvidenceRow, c
   const file = spec.file;
   const rowNode = nodeAt(spec, ['rows', index]);
   const keyLines: Record<string, number> = {};
-  if (isMap(rowNode)) {
+  if (yamlLib().isMap(rowNode)) {
     for (const it of rowNode.items) {
       const k = (it.key as { value?: unknown } | null)?.value;
       if (typeof k === 'string') keyLines[k] = lineOfNode(spec, it.key as Node);

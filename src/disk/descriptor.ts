@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
-import { checkSpecText } from '../specs/load.js';
+import type { Document, LineCounter, Node } from 'yaml';
+import { checkSpecText, yamlLib } from '../specs/load.js';
 import { renderMessage } from '../rules/engine.js';
 import { truthy, type Scope, type Value } from '../rules/expr.js';
 import { UserError, type Located } from '../util/errors.js';
@@ -183,12 +183,12 @@ function nodeAt(doc: Document.Parsed, segs: (string | number)[]): Node | null {
   let node: unknown = doc.contents;
   let keyNode: Node | null = null;
   for (const seg of segs) {
-    if (isMap(node)) {
-      const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(seg));
+    if (yamlLib().isMap(node)) {
+      const pair = node.items.find((it) => yamlLib().isPair(it) && yamlLib().isScalar(it.key) && String(it.key.value) === String(seg));
       if (!pair) return keyNode ?? (node as Node);
       keyNode = pair.key as Node;
       node = pair.value;
-    } else if (isSeq(node)) {
+    } else if (yamlLib().isSeq(node)) {
       const item = node.items[Number(seg)];
       if (item === undefined) return node as Node;
       keyNode = null;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type * as ohm from 'ohm-js';
 import { grammarFromFile } from '../util/ohm.js';
-import { parse as parseYaml } from 'yaml';
+import { yamlLib } from '../specs/load.js';
 import { specPath } from '../util/paths.js';
 
 /**
@@ -121,7 +121,7 @@ export function knownProofPrefixes(): string[] {
     for (const f of fs.readdirSync(dir).sort()) {
       if (!/\.ya?ml$/.test(f)) continue;
       try {
-        const data = parseYaml(fs.readFileSync(path.join(dir, f), 'utf8')) as { prefix?: unknown } | null;
+        const data = yamlLib().parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { prefix?: unknown } | null;
         if (data && typeof data.prefix === 'string') out.push(data.prefix);
       } catch {
         // An unreadable spec is reported by `specs validate` and by the proof-line loader, not here.

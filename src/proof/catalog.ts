@@ -2,8 +2,8 @@ import { ruleMeta, type RuleSpec } from '../rules/catalog.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Ajv2020, ValidateFunction } from 'ajv/dist/2020.js';
-import { isMap, isSeq, type Node } from 'yaml';
-import { createAjv, listSpecFiles, loadSpecFile, locateAjvErrors, type LoadedSpec } from '../specs/load.js';
+import type { Node } from 'yaml';
+import { createAjv, listSpecFiles, loadSpecFile, locateAjvErrors, type LoadedSpec, yamlLib } from '../specs/load.js';
 import { UserError, type Located } from '../util/errors.js';
 import { PACKAGE_ROOT, specPath } from '../util/paths.js';
 import type { RuleMeta } from '../findings/finding.js';
@@ -206,7 +206,7 @@ export function loadClassifiedShapes(dir = specPath('shapes')): Map<string, Shap
     if (!c) continue;
     const at = (p: string[]): Located => {
       let node: unknown = spec.doc.contents;
-      for (const seg of p) node = isMap(node) ? (node.get(seg, true) as unknown) : undefined;
+      for (const seg of p) node = yamlLib().isMap(node) ? (node.get(seg, true) as unknown) : undefined;
       const off = (node as Node | undefined)?.range?.[0] ?? 0;
       const lp = spec.lineCounter.linePos(off);
       return { file, line: lp.line, col: lp.col, message: '' };
@@ -270,10 +270,10 @@ function optionValidator(check: string): ValidateFunction | undefined {
 function ruleNodeLine(spec: LoadedSpec, i: number, key?: string): { line: number; col: number } {
   const rules = spec.doc.get('rules', true);
   let node: Node | undefined;
-  if (isSeq(rules)) {
+  if (yamlLib().isSeq(rules)) {
     const r = rules.items[i] as Node | undefined;
     node = r;
-    if (key && isMap(r)) node = (r.get(key, true) as Node | undefined) ?? r;
+    if (key && yamlLib().isMap(r)) node = (r.get(key, true) as Node | undefined) ?? r;
   }
   return spec.lineCounter.linePos(node?.range?.[0] ?? 0);
 }

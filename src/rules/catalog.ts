@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { isMap, isSeq, isScalar, type Node } from 'yaml';
-import { listSpecFiles, loadSpecFile, type LoadedSpec } from '../specs/load.js';
+import type { Node } from 'yaml';
+import { listSpecFiles, loadSpecFile, type LoadedSpec, yamlLib } from '../specs/load.js';
 import { specPath } from '../util/paths.js';
 import { compileExprCached, ExprError, type Compiled } from './expr.js';
 import { UserError, type Located } from '../util/errors.js';
@@ -48,14 +48,14 @@ export interface Catalog {
 function locateRuleKey(spec: LoadedSpec, index: number, key: string, sub?: string): { line: number; col: number } {
   const rules = spec.doc.get('rules', true);
   let node: Node | undefined;
-  if (isSeq(rules)) {
+  if (yamlLib().isSeq(rules)) {
     const r = rules.items[index];
-    if (isMap(r)) {
+    if (yamlLib().isMap(r)) {
       const v = r.get(key, true);
-      node = (sub && isMap(v) ? (v.get(sub, true) as Node) : (v as Node)) ?? (r as Node);
+      node = (sub && yamlLib().isMap(v) ? (v.get(sub, true) as Node) : (v as Node)) ?? (r as Node);
     }
   }
-  const off = node && node.range ? node.range[0] + (isScalar(node) && (node as { type?: string }).type !== 'PLAIN' ? 1 : 0) : 0;
+  const off = node && node.range ? node.range[0] + (yamlLib().isScalar(node) && (node as { type?: string }).type !== 'PLAIN' ? 1 : 0) : 0;
   return spec.lineCounter.linePos(off);
 }
 
