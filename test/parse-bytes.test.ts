@@ -146,3 +146,35 @@ describe('typed batches', () => {
     expect(seen).toBeLessThan(byLine.size);
   });
 });
+
+describe('blocking reads', () => {
+  it('give the same lines and typed batches as the stream reader, across read boundaries and a line longer than a read', async () => {
+    const dir = tmpdir();
+    const f = path.join(dir, 'long.log');
+    const lines = readLines(path.join(EXAMPLES, 'linux-mixed-io.log')).slice(0, 4000);
+    // A multi-byte character right at the first 64 KiB boundary, a 150 KiB line, CRLF, and no final newline.
+    let text = lines.slice(0, 1000).join('\n') + '\n';
+    text += 'x'.repeat(65536 - Buffer.byteLength(text) - 1) + 'é\n';
+    text += 'noise ' + 'y'.repeat(150_000) + '\r\n' + lines.slice(1000).join('\n');
+    fs.writeFileSync(f, text);
+    const collect = async (blocking: boolean): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const b of openLines(f, blocking).batches()) out.push(...b.lines.map((l, i) => `${b.firstLine + i}:${l}`));
+      return out;
+    };
+    const streamed = await collect(false);
+    expect(await collect(true)).toEqual(streamed);
+    const typed = async (blocking: boolean): Promise<unknown[]> => {
+      const out: unknown[] = [];
+      for await (const t of typedQemuBatches(f, { wanted: QEMU_MODEL_EVENTS, blocking })) {
+        const b = toLineBatch(t);
+        b.lines.forEach((l, i) => out.push([b.lineNos![i], l, t.events[i]]));
+        out.push(['batch end', t.lastLine, t.unterminated, t.skipped]);
+      }
+      return out.filter((x) => (x as unknown[])[0] !== 'batch end' || (x as unknown[])[2] === true);
+    };
+    const a = await typed(false);
+    expect(await typed(true)).toEqual(a);
+    expect(a.length).toBeGreaterThan(1000);
+  });
+});
