@@ -33,7 +33,7 @@ function byBytes(p: QemuByteParser, line: string): Verdict {
   const r = p.line(b, 0, b.length, vals, 0);
   if (r === SKIP) return { kind: 'skip' };
   if (r === SLOW) return { kind: 'slow' };
-  const rebuilt = DECODER.decode(r, vals, 0, strs, line, 1).record;
+  const rebuilt = DECODER.decode(r, vals, 0, strs, line, 1);
   return { kind: 'typed', name: rebuilt.name, fields: rebuilt.fields };
 }
 

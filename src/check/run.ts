@@ -169,9 +169,9 @@ async function checkEvents(name: string, opts: CheckOptions, src: EventSource): 
       for (let i = 0; i < ls.length; i++) {
         const e = evs[i]!;
         if (e >= 0) {
-          const d = parser.decode(e, vals, at, strs, ls[i]!, nos[i]!);
-          at = d.next;
-          feed(d.record);
+          const r = parser.decode(e, vals, at, strs, ls[i]!, nos[i]!);
+          at += parser.width(e);
+          feed(r);
         } else {
           const r = parser.parse(ls[i]!, nos[i]!);
           if (r !== undefined) feed(r);

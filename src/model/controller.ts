@@ -295,7 +295,9 @@ export class ControllerModel {
     const opc = ev.f.opc === undefined ? undefined : num(ev.f.opc);
     const admin = ev.f.admin === true;
     const def = opc === undefined ? undefined : (admin ? this.spec.admin : this.spec.io).get(opc);
-    const key = `${admin ? 'admin' : 'io'}:${def?.name ?? (opc === undefined ? '?' : '0x' + opc.toString(16))}`;
+    const slot = opc === undefined ? -1 : admin ? opc + 256 : opc;
+    let key = this.commandKeys.get(slot);
+    if (key === undefined) this.commandKeys.set(slot, (key = `${admin ? 'admin' : 'io'}:${def?.name ?? (opc === undefined ? '?' : '0x' + opc.toString(16))}`));
     this.coverage.commands[key] = (this.coverage.commands[key] ?? 0) + 1;
     const sq = this.sqs.get(sqid);
     const prior = sq?.outstanding.get(cid);
@@ -326,7 +328,7 @@ export class ControllerModel {
           enabled: this.enabled,
           shutting_down: this.shutdownRef !== undefined,
           nsid_required: !admin && def !== undefined && def.nsid === 'required',
-          ns_active: (n: unknown) => this.nsActive(num(n)),
+          ns_active: this.nsActiveFn,
           nn: this.shape.nn ?? null,
           modifies: this.disk.modifiesAtSubmit(def, admin),
           ns_read_only: this.nsReadOnly,
@@ -341,6 +343,10 @@ export class ControllerModel {
     this.current = cmd;
     this.lastAction = cmd;
   }
+
+  /** Coverage keys ('io:READ') by opcode (+256 for admin): made once, not per command. */
+  private readonly commandKeys = new Map<number, string>();
+  private readonly nsActiveFn = (n: unknown): boolean => this.nsActive(num(n));
 
   private nsActive(nsid: number): boolean {
     if (!(nsid >= 1)) return false;
@@ -361,7 +367,8 @@ export class ControllerModel {
     const f = ev.f;
     const subject = cmd;
     const cmdRef = (): SourceRef[] => (cmd && cmd.line !== ev.line ? [{ file: this.file, line: cmd.line, raw: cmd.raw, note: 'command submitted here' }] : []);
-    const fire = (hook: string, scope: () => Scope, binding: string, related: SourceRef[] = []): void => {
+    // Bindings are built only when a rule fails: a template string per detail line adds up.
+    const fire = (hook: string, scope: () => Scope, binding: () => string, related: SourceRef[] = []): void => {
       if (this.engine.hasHook(hook)) this.engine.fire(hook, scope(), { ev, binding, related: () => [...related, ...cmdRef()], subject });
     };
     switch (ev.kind) {
@@ -371,7 +378,7 @@ export class ControllerModel {
         fire(
           'cmd.create_cq',
           () => ({ cqid, addr: f.addr ?? null, qsize: num(f.qsize), pc: f.pc === true, ien: f.ien === true, vector: f.vector ?? null, exists: !!existing, granted: this.grantedCq, cap: this.capScope(), page_size: this.pageSize(), cc: { ...decodeCc(this.cc) }, cqes: this.shape.cqes ?? null, msix_vectors: this.shape.msix_vectors ?? null }),
-          `cq=${cqid}`,
+          () => `cq=${cqid}`,
           existing ? [{ file: this.file, line: existing.line, raw: existing.raw, note: `CQ ${cqid} already created here` }] : [],
         );
         this.onSuccess(cmd, () => {
@@ -390,7 +397,7 @@ export class ControllerModel {
         fire(
           'cmd.create_sq',
           () => ({ sqid, cqid, addr: f.addr ?? null, qsize: num(f.qsize), pc: f.pc === true, exists: !!existing, cq_exists: !!cq && cqid !== 0, granted: this.grantedSq, cap: this.capScope(), page_size: this.pageSize(), cc: { ...decodeCc(this.cc) }, sqes: this.shape.sqes ?? null }),
-          `sq=${sqid}`,
+          () => `sq=${sqid}`,
           related,
         );
         this.onSuccess(cmd, () => {
@@ -405,7 +412,7 @@ export class ControllerModel {
       case 'cmd.delete_sq': {
         const qid = num(f.qid);
         const sq = this.sqs.get(qid);
-        fire('cmd.delete_sq', () => ({ qid, exists: !!sq && qid !== 0 }), `sq=${qid}`);
+        fire('cmd.delete_sq', () => ({ qid, exists: !!sq && qid !== 0 }), () => `sq=${qid}`);
         this.onSuccess(cmd, () => {
           const gone = this.sqs.get(qid);
           if (gone && qid !== 0) {
@@ -422,7 +429,7 @@ export class ControllerModel {
         fire(
           'cmd.delete_cq',
           () => ({ qid, exists: !!cq && qid !== 0, bound_sqs: bound.length, bound_sq: bound[0]?.qid ?? null }),
-          `cq=${qid}`,
+          () => `cq=${qid}`,
           bound.map((s) => ({ file: this.file, line: s.line, raw: s.raw, note: `SQ ${s.qid} bound to CQ ${qid} created here and not deleted` })),
         );
         this.onSuccess(cmd, () => {
@@ -432,7 +439,7 @@ export class ControllerModel {
       }
       case 'cmd.setfeat':
         if (cmd) cmd.fid = num(f.fid);
-        fire('cmd.setfeat', () => ({ fid: num(f.fid), cdw11: f.cdw11 ?? null, known: this.spec.features.has(num(f.fid)) }), `fid=${num(f.fid)}`);
+        fire('cmd.setfeat', () => ({ fid: num(f.fid), cdw11: f.cdw11 ?? null, known: this.spec.features.has(num(f.fid)) }), () => `fid=${num(f.fid)}`);
         return;
       case 'cmd.numq':
         if (f.got_sq !== undefined) {
@@ -442,15 +449,15 @@ export class ControllerModel {
         return;
       case 'cmd.dbbuf':
         this.dbbufRef = this.ref(ev, 'shadow doorbells configured here');
-        fire('cmd.dbbuf', () => ({ dbs: f.dbs ?? null, eis: f.eis ?? null, page_size: this.pageSize() }), 'dbbuf');
+        fire('cmd.dbbuf', () => ({ dbs: f.dbs ?? null, eis: f.eis ?? null, page_size: this.pageSize() }), () => 'dbbuf');
         return;
       case 'cmd.identify':
-        fire('cmd.identify', () => ({ cns: num(f.cns), known: this.spec.identifyCns.has(num(f.cns)) }), `cns=${num(f.cns)}`);
+        fire('cmd.identify', () => ({ cns: num(f.cns), known: this.spec.identifyCns.has(num(f.cns)) }), () => `cns=${num(f.cns)}`);
         return;
       case 'cmd.get_log': {
         const lid = num(f.lid);
         const lp = this.spec.logPages.get(lid);
-        fire('cmd.get_log', () => ({ lid, len: f.len ?? null, known: lp !== undefined }), `lid=${lid}`);
+        fire('cmd.get_log', () => ({ lid, len: f.len ?? null, known: lp !== undefined }), () => `lid=${lid}`);
         return;
       }
       case 'cmd.rw': {
@@ -466,7 +473,7 @@ export class ControllerModel {
         fire(
           'cmd.rw',
           () => ({ op: String(f.op), nsid, slba: f.slba ?? null, blocks, bytes: f.bytes ?? null, lba_size: lba, ns_blocks: this.disk.ns.blocks(nsid) ?? null, mdts_bytes: mdtsBytes, transfers: f.op !== 'write_zeroes', read_only: this.disk.readOnly(nsid) }),
-          `nsid=${nsid},cid=${cmd?.cid ?? '?'}`,
+          () => `nsid=${nsid},cid=${cmd?.cid ?? '?'}`,
         );
         return;
       }
@@ -478,7 +485,7 @@ export class ControllerModel {
         fire(
           'cmd.prp',
           () => ({ prp1: f.prp1 ?? null, prp2: f.prp2 ?? null, len: num(f.len), first_len: num(f.first_len), page_size: page, expected_len: cmd?.rwBytes ?? null }),
-          `sq=${cmd?.sqid ?? '?'},cid=${cmd?.cid ?? '?'}`,
+          () => `sq=${cmd?.sqid ?? '?'},cid=${cmd?.cid ?? '?'}`,
         );
         return;
       }

@@ -107,16 +107,20 @@ export class QemuParser implements LineParser {
     return node.def !== undefined ? node : undefined;
   }
 
-
   /**
    * The record of a line the byte parser typed (parse/qemu-bytes.ts): rebuilt from its values, without
    * scanning the text again. Values are in template field order; NaN is a field of an absent optional group;
-   * text fields are indexes into strs. Returns the record and where the next record's values start.
+   * text fields are indexes into strs. Returns the record; the next record's values start at `at` plus
+   * width(index).
    */
-  decode(index: number, vals: Float64Array, at: number, strs: string[], text: string, line: number): { record: TraceRecord; next: number } {
-    const builders = (this.builders ??= qemuEventTable(this.defs).map(fieldsBuilder));
-    const b = builders[index]!;
-    return { record: { name: b.def.name, fields: b.build(vals, at, strs), line, raw: text, cls: b.def.cls }, next: at + b.width };
+  decode(index: number, vals: Float64Array, at: number, strs: string[], text: string, line: number): TraceRecord {
+    const b = (this.builders ??= qemuEventTable(this.defs).map(fieldsBuilder))[index]!;
+    return { name: b.def.name, fields: b.build(vals, at, strs), line, raw: text, cls: b.def.cls };
+  }
+
+  /** How many values an event of this index takes in the typed arrays. */
+  width(index: number): number {
+    return (this.builders ??= qemuEventTable(this.defs).map(fieldsBuilder))[index]!.width;
   }
 
   private builders?: FieldsBuilder[];

@@ -1,5 +1,5 @@
 import { isAscii } from 'node:buffer';
-import { closeSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
 import { bytes, looksBinary, openPlain, type LineBatch } from './lines.js';
 import { QemuByteParser, SKIP, SLOW, latin1 } from '../parse/qemu-bytes.js';
 import { UserError } from '../util/errors.js';
@@ -43,28 +43,32 @@ export function toLineBatch(t: TypedBatch): LineBatch {
 const CHUNK = 1 << 16;
 
 /**
- * opts.wanted: the events to type (others are validated and dropped; default: all). opts.blocking: read a
- * plain file with blocking reads into one reused buffer (for the reading thread, which has nothing else to
- * do: no stream machinery, no buffer per read).
+ * Types lines batch by batch, numbering them from 1 (or from where the caller says). Work arrays are reused
+ * from batch to batch; each batch leaves with copies of what it filled.
  */
-export async function* typedQemuBatches(name: string, opts: { wanted?: Set<string>; blocking?: boolean } = {}): AsyncGenerator<TypedBatch> {
-  const display = name === '-' ? '<stdin>' : name;
-  const parser = new QemuByteParser({ wanted: opts.wanted });
-  const room = parser.width;
-  let carry: Buffer | undefined;
-  let lineNo = 1;
-  let sawAny = false;
+export class LineTyper {
+  readonly parser: QemuByteParser;
+  /** Number of the next line. */
+  lineNo = 1;
+  private cap = 2048;
+  private starts = new Int32Array(this.cap);
+  private lineEnds = new Int32Array(this.cap);
+  private lineNos = new Int32Array(this.cap);
+  private events = new Int16Array(this.cap);
+  private vals = new Float64Array(this.cap * 8);
 
-  // Work arrays, reused from batch to batch (each batch leaves with copies of what it filled).
-  let cap = 2048;
-  let starts = new Int32Array(cap);
-  let lineEnds = new Int32Array(cap);
-  let lineNos = new Int32Array(cap);
-  let events = new Int16Array(cap);
-  let vals = new Float64Array(cap * 8);
+  constructor(wanted?: Set<string>) {
+    this.parser = new QemuByteParser({ wanted });
+  }
 
-  /** Types every line of buf: each ended by a newline, and the last one by the buffer's end when unterminated. */
-  const batch = (buf: Buffer, unterminated: boolean): { batch: TypedBatch | undefined; rest: number } => {
+  /**
+   * Types the lines of buf: each ended by a newline, and the last one by the buffer's end when unterminated.
+   * Returns the batch (none when no line was there) and where the first line it did not take starts.
+   */
+  batch(buf: Buffer, unterminated: boolean): { batch: TypedBatch | undefined; rest: number } {
+    const parser = this.parser;
+    const room = parser.width;
+    let { starts, lineEnds, lineNos, events, vals } = this;
     let nv = 0;
     const strs: string[] = [];
     parser.beginBatch(strs);
@@ -86,32 +90,32 @@ export async function* typedQemuBatches(name: string, opts: { wanted?: Set<strin
       } else break;
       // CRLF traces (serial consoles) lose their CR here.
       if (e > ls && buf[e - 1] === 13) e--;
-      if (nv + room > vals.length) vals = growF(vals, vals.length * 2);
+      if (nv + room > vals.length) this.vals = vals = growF(vals, vals.length * 2);
       const r = FAST ? parser.line(buf, ls, e, vals, nv) : SLOW;
       n++;
       if (r === SKIP) {
         skipped++;
         continue;
       }
-      if (kept === cap) {
-        cap *= 2;
-        starts = grow(starts, cap);
-        lineEnds = grow(lineEnds, cap);
-        lineNos = grow(lineNos, cap);
+      if (kept === this.cap) {
+        const cap = (this.cap *= 2);
+        this.starts = starts = grow(starts, cap);
+        this.lineEnds = lineEnds = grow(lineEnds, cap);
+        this.lineNos = lineNos = grow(lineNos, cap);
         const ev2 = new Int16Array(cap);
         ev2.set(events);
-        events = ev2;
+        this.events = events = ev2;
       }
       starts[kept] = ls;
       lineEnds[kept] = e;
-      lineNos[kept] = lineNo + n - 1;
+      lineNos[kept] = this.lineNo + n - 1;
       events[kept] = r;
       kept++;
       if (r >= 0) nv += parser.events[r]!.width;
     }
     if (n === 0) return { batch: undefined, rest: s };
-    const lastLine = lineNo + n - 1;
-    lineNo += n;
+    const lastLine = this.lineNo + n - 1;
+    this.lineNo += n;
     const text = textOf(buf, starts, lineEnds, kept);
     return {
       batch: {
@@ -124,60 +128,76 @@ export async function* typedQemuBatches(name: string, opts: { wanted?: Set<strin
         strs,
         skipped,
         lastLine,
-        unterminated,
+        unterminated: unterminated && s === len,
       },
       rest: s,
     };
-  };
+  }
+}
 
+/**
+ * opts.wanted: the events to type (others are validated and dropped; default: all). opts.blocking: read a
+ * plain file with blocking reads into one reused buffer (for a thread that has nothing else to do meanwhile:
+ * no stream machinery, no buffer per read).
+ */
+export async function* typedQemuBatches(name: string, opts: { wanted?: Set<string>; blocking?: boolean } = {}): AsyncGenerator<TypedBatch> {
+  const display = name === '-' ? '<stdin>' : name;
+  const typer = new LineTyper(opts.wanted);
   const fd = opts.blocking ? openPlain(name) : undefined;
   if (fd !== undefined) {
-    // Blocking reads into one reused buffer: the line that straddles two reads is moved to its front.
-    let buf = Buffer.allocUnsafe(CHUNK);
-    let have = 0;
     try {
-      for (;;) {
-        if (have === buf.length) {
-          const bigger = Buffer.allocUnsafe(buf.length * 2);
-          buf.copy(bigger, 0, 0, have);
-          buf = bigger;
-        }
-        const n = readSync(fd, buf, have, buf.length - have, null);
-        if (n === 0) break;
-        if (!sawAny) {
-          sawAny = true;
-          if (looksBinary(buf.subarray(0, n))) throw new UserError(`${display}: binary data, not a text trace (first bytes are not text)`);
-        }
-        const { batch: b, rest } = batch(buf.subarray(0, have + n), false);
-        buf.copy(buf, 0, rest, have + n);
-        have = have + n - rest;
-        if (b) yield b;
-      }
-      if (have) {
-        const { batch: b } = batch(buf.subarray(0, have), true);
-        if (b) yield b;
-      }
+      const size = fstatSync(fd).size;
+      if (size === 0) throw new UserError(`${display}: empty file, nothing to check`);
+      yield* fileBatches(fd, typer, display);
     } finally {
       closeSync(fd);
     }
-    if (!sawAny) throw new UserError(`${display}: empty file, nothing to check`);
     return;
   }
+  let carry: Buffer | undefined;
+  let sawAny = false;
   for await (const chunk of bytes(name)) {
     if (!sawAny) {
       sawAny = true;
       if (looksBinary(chunk)) throw new UserError(`${display}: binary data, not a text trace (first bytes are not text)`);
     }
     const buf = carry ? Buffer.concat([carry, chunk]) : chunk;
-    const { batch: b, rest } = batch(buf, false);
+    const { batch: b, rest } = typer.batch(buf, false);
     carry = rest < buf.length ? buf.subarray(rest) : undefined;
     if (b) yield b;
   }
   if (carry) {
-    const { batch: b } = batch(carry, true);
+    const { batch: b } = typer.batch(carry, true);
     if (b) yield b;
   }
   if (!sawAny) throw new UserError(`${display}: empty file, nothing to check`);
+}
+
+/**
+ * Types a plain file with blocking reads into one reused buffer, one batch at a time: the line that
+ * straddles two reads moves to the buffer's front (the buffer doubles for a line longer than itself).
+ */
+function* fileBatches(fd: number, typer: LineTyper, display: string): Generator<TypedBatch> {
+  let buf = Buffer.allocUnsafe(CHUNK);
+  let have = 0;
+  let first = true;
+  for (;;) {
+    if (have === buf.length) {
+      const bigger = Buffer.allocUnsafe(buf.length * 2);
+      buf.copy(bigger, 0, 0, have);
+      buf = bigger;
+    }
+    const n = readSync(fd, buf, have, buf.length - have, null);
+    if (first && n > 0) {
+      first = false;
+      if (looksBinary(buf.subarray(0, n))) throw new UserError(`${display}: binary data, not a text trace (first bytes are not text)`);
+    }
+    const { batch: b, rest } = typer.batch(buf.subarray(0, have + n), n === 0);
+    if (b) yield b;
+    if (n === 0) return;
+    buf.copy(buf, 0, rest, have + n);
+    have = have + n - rest;
+  }
 }
 
 function growF(a: Float64Array, cap: number): Float64Array<ArrayBuffer> {

@@ -3,8 +3,9 @@ import { grammarFromFile } from '../util/ohm.js';
 import { cached, cacheKey } from '../util/cache.js';
 
 /**
- * The rule condition language: grammar/expr.ohm, compiled once to closures. No eval, no Function:
- * a user's own rule files can only read the scope the model provides.
+ * The rule condition language: grammar/expr.ohm, compiled once to a function per expression (see compileAst
+ * for why that generated code is no more powerful than the closures it replaced): a user's own rule files can
+ * only read the scope the model provides and call the builtins.
  */
 
 export type Value = number | bigint | string | boolean | null | undefined | Scope | ((...args: Value[]) => Value) | Value[];
@@ -99,7 +100,8 @@ function arith(op: string, a: Value, b: Value): Value {
 function compare(op: string, a: Value, b: Value): boolean {
   if (op === '==' || op === '!=') {
     let eq: boolean;
-    if ((typeof a === 'number' || typeof a === 'bigint') && (typeof b === 'number' || typeof b === 'bigint')) eq = big(a) === big(b) && num(a) === num(b);
+    if (typeof a === 'number' && typeof b === 'number') eq = a === b;
+    else if ((typeof a === 'number' || typeof a === 'bigint') && (typeof b === 'number' || typeof b === 'bigint')) eq = big(a) === big(b) && num(a) === num(b);
     else eq = a === b || (a == null && b == null);
     return op === '==' ? eq : !eq;
   }
@@ -182,8 +184,13 @@ function loadGrammar(): { g: ohm.Grammar; sem: ohm.Semantics } {
   return { g: grammar, sem: semantics };
 }
 
-/** Turns a syntax tree into closures once; evaluation is then plain function calls. */
-export function compileAst(n: Ast): Compiled {
+/**
+ * The reference semantics: a syntax tree turned into nested closures. Simple, but every variable read of every
+ * rule runs through the same closure code, so V8 sees one property-load site for all scopes and names
+ * (megamorphic). compileAst generates code with the same meaning; test/rules-expr.test.ts holds the two
+ * together on generated expressions.
+ */
+export function closureCompile(n: Ast): Compiled {
   switch (n.t) {
     case 'lit': {
       const v: Value = n.big !== undefined ? BigInt(n.big) : n.v;
@@ -194,15 +201,15 @@ export function compileAst(n: Ast): Compiled {
       return (s) => s[name];
     }
     case 'not': {
-      const x = compileAst(n.e);
+      const x = closureCompile(n.e);
       return (s) => !truthy(x(s));
     }
     case 'neg': {
-      const x = compileAst(n.e);
+      const x = closureCompile(n.e);
       return (s) => arith('-', 0, x(s));
     }
     case 'member': {
-      const o = compileAst(n.obj);
+      const o = closureCompile(n.obj);
       const key = n.key;
       return (s) => {
         const v = o(s);
@@ -220,8 +227,8 @@ export function compileAst(n: Ast): Compiled {
       };
     }
     case 'bin': {
-      const x = compileAst(n.a);
-      const y = compileAst(n.b);
+      const x = closureCompile(n.a);
+      const y = closureCompile(n.b);
       const o = n.op;
       switch (o) {
         case '||':
@@ -246,6 +253,81 @@ export function compileAst(n: Ast): Compiled {
       }
     }
   }
+}
+
+/** What generated expression code may call: the evaluation helpers and the builtins, nothing else. */
+const HELPERS = { truthy, compare, bitop, arith, BUILTINS };
+
+/**
+ * Turns a syntax tree into one JavaScript function, once (as ajv does with schemas): every variable read is its
+ * own property-load site, so V8 specialises it to the scope it sees. Nothing from the rule file is pasted in as
+ * code: names and strings go through JSON.stringify (as property keys and string literals), numbers are
+ * numbers, big literals and builtins are passed in as values; the generated function can read only the scope
+ * it is given and call only the helpers above and the functions the scope provides — exactly what the closure
+ * compiler allows.
+ */
+export function compileAst(n: Ast): Compiled {
+  const consts: Value[] = [];
+  let temps = 0;
+  const q = (x: string): string => JSON.stringify(x);
+  const gen = (n: Ast): string => {
+    switch (n.t) {
+      case 'lit':
+        if (n.big !== undefined) {
+          consts.push(BigInt(n.big));
+          return `K[${consts.length - 1}]`;
+        }
+        if (typeof n.v === 'string') return q(n.v);
+        return n.v === null ? 'null' : String(n.v);
+      case 'var':
+        return `s[${q(n.name)}]`;
+      case 'not':
+        return `!H.truthy(${gen(n.e)})`;
+      case 'neg':
+        return `H.arith("-", 0, ${gen(n.e)})`;
+      case 'member': {
+        const t = `t${temps++}`;
+        return `((${t} = ${gen(n.obj)}) && typeof ${t} === "object" && !Array.isArray(${t}) ? ${t}[${q(n.key)}] : undefined)`;
+      }
+      case 'call': {
+        const args = n.args.map(gen).join(', ');
+        if (BUILTINS[n.fn] !== undefined) {
+          consts.push(BUILTINS[n.fn]!);
+          return `K[${consts.length - 1}](${args})`;
+        }
+        const t = `t${temps++}`;
+        return `(typeof (${t} = s[${q(n.fn)}]) === "function" ? ${t}(${args}) : undefined)`;
+      }
+      case 'bin': {
+        const a = gen(n.a);
+        const b = gen(n.b);
+        switch (n.op) {
+          case '||':
+            return `(H.truthy(${a}) || H.truthy(${b}))`;
+          case '&&':
+            return `(H.truthy(${a}) && H.truthy(${b}))`;
+          case '==':
+          case '!=':
+          case '<':
+          case '>':
+          case '<=':
+          case '>=':
+            return `H.compare(${q(n.op)}, ${a}, ${b})`;
+          case '&':
+          case '|':
+          case '^':
+          case '<<':
+          case '>>':
+            return `H.bitop(${q(n.op)}, ${a}, ${b})`;
+          default:
+            return `H.arith(${q(n.op)}, ${a}, ${b})`;
+        }
+      }
+    }
+  };
+  const expr = gen(n);
+  const decl = temps ? `let ${Array.from({ length: temps }, (_, i) => `t${i}`).join(', ')}; ` : '';
+  return new Function('H', 'K', `return (s) => { ${decl}return ${expr}; };`)(HELPERS, consts) as Compiled;
 }
 
 export class ExprError extends Error {
