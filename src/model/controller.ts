@@ -77,6 +77,14 @@ export function decodeCc(v: number): CcFields {
   };
 }
 
+/**
+ * A copy of a line's text that does not keep the text it was cut from alive: a command can stay outstanding
+ * for the whole trace (an Async Event Request), and the line it holds must not pin its 64 KiB chunk.
+ */
+function detach(s: string): string {
+  return (' ' + s).slice(1);
+}
+
 function num(v: unknown): number {
   return typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : NaN;
 }
@@ -301,7 +309,7 @@ export class ControllerModel {
     this.coverage.commands[key] = (this.coverage.commands[key] ?? 0) + 1;
     const sq = this.sqs.get(sqid);
     const prior = sq?.outstanding.get(cid);
-    const cmd: Cmd = { sqid, cid, opc, admin, nsid: ev.f.nsid === undefined ? undefined : num(ev.f.nsid), line: ev.line, raw: ev.raw, def };
+    const cmd: Cmd = { sqid, cid, opc, admin, nsid: ev.f.nsid === undefined ? undefined : num(ev.f.nsid), line: ev.line, raw: detach(ev.raw), def };
     if (this.engine.hasHook('cmd.submit')) {
       const enableRef = this.enableRef;
       const related = (): SourceRef[] => {
