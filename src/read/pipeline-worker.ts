@@ -20,7 +20,7 @@ async function send(batches: TypedBatch[]): Promise<void> {
   credits--;
   port.postMessage(
     { batches },
-    batches.flatMap((b) => [b.starts.buffer, b.ends.buffer, b.lineNos.buffer, b.events.buffer, b.vals.buffer]),
+    batches.flatMap((b) => [b.starts.buffer, b.ends.buffer, b.lineNos.buffer, b.events.buffer, b.vals.buffer, ...(b.bytes ? [b.bytes.buffer] : [])]),
   );
 }
 

@@ -16,9 +16,13 @@ import { UserError } from '../util/errors.js';
 const FAST = process.env.NVMEPROOF_NO_FAST_PATH !== '1';
 
 export interface TypedBatch {
-  /** The text of the chunk the kept lines come from. */
-  text: string;
-  /** Per kept line: where it starts and ends in text, its line number, and its event index (values in vals) or -1 (parse the text). */
+  /**
+   * The kept lines: as ASCII bytes, one after another (a transferable buffer, decoded where the lines are
+   * used), or as text when some line is not ASCII.
+   */
+  bytes?: Uint8Array<ArrayBuffer>;
+  text?: string;
+  /** Per kept line: where it starts and ends in bytes or text, its line number, and its event index (values in vals) or -1 (parse the text). */
   starts: Int32Array<ArrayBuffer>;
   ends: Int32Array<ArrayBuffer>;
   lineNos: Int32Array<ArrayBuffer>;
@@ -36,7 +40,8 @@ export interface TypedBatch {
 export function toLineBatch(t: TypedBatch): LineBatch {
   const n = t.lineNos.length;
   const lines = new Array<string>(n);
-  for (let i = 0; i < n; i++) lines[i] = t.text.slice(t.starts[i], t.ends[i]);
+  const text = t.text ?? latin1(t.bytes!, 0, t.bytes!.length);
+  for (let i = 0; i < n; i++) lines[i] = text.slice(t.starts[i], t.ends[i]);
   return { firstLine: n ? t.lineNos[0]! : t.lastLine, lines, lineNos: t.lineNos, skipped: t.skipped, lastLine: t.lastLine, unterminated: t.unterminated, pre: { events: t.events, vals: t.vals, strs: t.strs } };
 }
 
@@ -119,6 +124,7 @@ export class LineTyper {
     const text = textOf(buf, starts, lineEnds, kept);
     return {
       batch: {
+        bytes: text.bytes,
         text: text.text,
         starts: text.starts,
         ends: text.ends,
@@ -213,21 +219,39 @@ function grow(a: Int32Array, cap: number): Int32Array<ArrayBuffer> {
 }
 
 /**
- * The text the kept lines are cut from. An ASCII chunk (every real QEMU trace) is one latin1 string with the
- * same offsets as its bytes; otherwise each kept line is decoded as UTF-8 on its own and they are joined.
+ * The kept lines, cut out of the chunk. An ASCII chunk (every real QEMU trace) gives its kept lines' bytes,
+ * copied run by run (adjacent kept lines are one copy); otherwise each kept line is decoded as UTF-8 on its
+ * own and they are joined.
  */
-function textOf(buf: Buffer, starts: Int32Array, ends: Int32Array, n: number): { text: string; starts: Int32Array<ArrayBuffer>; ends: Int32Array<ArrayBuffer> } {
+function textOf(
+  buf: Buffer,
+  starts: Int32Array,
+  ends: Int32Array,
+  n: number,
+): { bytes?: Uint8Array<ArrayBuffer>; text?: string; starts: Int32Array<ArrayBuffer>; ends: Int32Array<ArrayBuffer> } {
   if (n === 0) return { text: '', starts: starts.slice(0, 0), ends: ends.slice(0, 0) };
-  const from = starts[0]!;
-  const to = ends[n - 1]!;
-  if (isAscii(buf.subarray(from, to))) {
-    const s = starts.slice(0, n);
-    const e = ends.slice(0, n);
-    for (let i = 0; i < n; i++) {
-      s[i]! -= from;
-      e[i]! -= from;
+  if (isAscii(buf.subarray(starts[0]!, ends[n - 1]!))) {
+    let total = 0;
+    for (let i = 0; i < n; i++) total += ends[i]! - starts[i]! + 1;
+    const out = new Uint8Array(total);
+    const s = new Int32Array(n);
+    const e = new Int32Array(n);
+    let at = 0;
+    for (let i = 0; i < n; ) {
+      // A run of lines that follow each other in the chunk (each ended by one newline byte) is one copy.
+      const from = starts[i]!;
+      let j = i;
+      while (j + 1 < n && starts[j + 1] === ends[j]! + 1) j++;
+      const to = ends[j]!;
+      out.set(buf.subarray(from, to), at);
+      for (let k = i; k <= j; k++) {
+        s[k] = at + starts[k]! - from;
+        e[k] = at + ends[k]! - from;
+      }
+      at += to - from + 1;
+      i = j + 1;
     }
-    return { text: latin1(buf, from, to), starts: s, ends: e };
+    return { bytes: out.subarray(0, at) as Uint8Array<ArrayBuffer>, starts: s, ends: e };
   }
   const parts: string[] = [];
   const s = new Int32Array(n);
