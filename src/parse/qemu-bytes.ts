@@ -56,13 +56,18 @@ const TEXT_CACHE_MAX = 4096;
 export class QemuByteParser {
   readonly events: ByteEvent[];
   /**
-   * Event names (with their pci_nvme_ prefix) as a byte trie in one flat array: next state =
-   * trie[state * classes + classOf[byte]], 0 = no event has this prefix; accept[state] = event index or -1.
+   * Event names (with their pci_nvme_ prefix) as a byte trie in one flat array of rows, one row per state and
+   * one column per byte class: next row = trie[row + classOf[byte]] (rows are addressed by their offset, so
+   * a step is two loads and an add); row 0 is dead (no event has this prefix); accept[row] = event index or -1.
    */
-  private readonly trie: Int16Array;
+  private readonly trie: Int32Array;
   private readonly classOf = new Uint8Array(256);
-  private readonly classes: number;
   private readonly accept: Int16Array;
+  private readonly root: number;
+  /** Per event index: its value count, and whether the consumer only needs it validated. */
+  readonly widths: Int32Array;
+  private readonly skips: Uint8Array;
+  private readonly templates: ByteTemplate[];
   /** Widest event: the room a caller leaves in its value array before each line. */
   readonly width: number;
   private readonly ends: Int32Array;
@@ -76,7 +81,6 @@ export class QemuByteParser {
     // Byte classes: 0 for bytes no name has, then one per byte that occurs in a name.
     let classes = 1;
     for (const def of table) for (let i = 0; i < def.name.length; i++) if (this.classOf[def.name.charCodeAt(i)] === 0) this.classOf[def.name.charCodeAt(i)] = classes++;
-    this.classes = classes;
     const rows: number[][] = [new Array<number>(classes).fill(0), new Array<number>(classes).fill(0)]; // 0: dead, 1: root
     const accepts: number[] = [-1, -1];
     table.forEach((def, i) => {
@@ -92,9 +96,10 @@ export class QemuByteParser {
       }
       accepts[st] = i;
     });
-    if (rows.length > 0x7fff) throw new Error('too many event name prefixes for the byte trie');
-    this.trie = Int16Array.from(rows.flat());
-    this.accept = Int16Array.from(accepts);
+    this.trie = Int32Array.from(rows.flat(), (next) => next * classes);
+    this.accept = new Int16Array(this.trie.length).fill(-1);
+    accepts.forEach((a, st) => (this.accept[st * classes] = a));
+    this.root = classes;
     let width = 1;
     this.events = table.map((def) => {
       const bytes = compileBytes(def.tpl.pieces, def.tpl.fieldNames);
@@ -104,6 +109,9 @@ export class QemuByteParser {
     });
     this.width = width;
     this.ends = new Int32Array(width);
+    this.widths = Int32Array.from(this.events, (e) => e.width);
+    this.skips = Uint8Array.from(this.events, (e) => (e.skip ? 1 : 0));
+    this.templates = this.events.map((e) => e.bytes);
   }
 
   /** Starts a batch: text values of the lines typed from now on are indexes into `strs`. */
@@ -135,28 +143,27 @@ export class QemuByteParser {
       if (at === -1 || !sawAt) return SLOW;
       pos = at + 1;
     }
-    // The event name, prefix included, through the trie: one table load per byte.
+    // The event name, prefix included, through the trie.
     const trie = this.trie;
     const classOf = this.classOf;
-    const nc = this.classes;
-    let st = 1;
+    let row = this.root;
     let ne = pos;
     while (ne < e) {
       const c = b[ne]!;
       if (c === 32) break;
-      st = trie[st * nc + classOf[c]!]!;
-      if (st === 0) return SLOW;
+      row = trie[row + classOf[c]!]!;
+      if (row === 0) return SLOW;
       ne++;
     }
-    const index = this.accept[st]!;
+    const index = this.accept[row]!;
     if (index < 0) return SLOW;
-    const ev = this.events[index]!;
     const bodyStart = ne === e ? e : ne + 1;
-    const bt = ev.bytes;
+    const bt = this.templates[index]!;
     const opt = bt.optSlots;
     for (let k = 0; k < opt.length; k++) out[o + opt[k]!] = NaN;
     if (bt.scan(b, bodyStart, e, out, this.ends, o) !== e) return SLOW;
-    if (ev.skip) return SKIP;
+    if (this.skips[index] === 1) return SKIP;
+    const ev = this.events[index]!;
     const ts = ev.textSlots;
     for (let k = 0; k < ts.length; k++) {
       const slot = ts[k]!;

@@ -73,6 +73,7 @@ export class LineTyper {
   batch(buf: Buffer, unterminated: boolean): { batch: TypedBatch | undefined; rest: number } {
     const parser = this.parser;
     const room = parser.width;
+    const widths = parser.widths;
     let { starts, lineEnds, lineNos, events, vals } = this;
     let nv = 0;
     const strs: string[] = [];
@@ -116,7 +117,7 @@ export class LineTyper {
       lineNos[kept] = this.lineNo + n - 1;
       events[kept] = r;
       kept++;
-      if (r >= 0) nv += parser.events[r]!.width;
+      if (r >= 0) nv += widths[r]!;
     }
     if (n === 0) return { batch: undefined, rest: s };
     const lastLine = this.lineNo + n - 1;
