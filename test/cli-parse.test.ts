@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { cli, EXAMPLES, readLines } from './helpers.js';
+import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { CLI, cli, EXAMPLES, readLines } from './helpers.js';
 
 describe('nvmeproof parse', () => {
   it('prints one typed, normalised JSON event per QEMU line and a summary on stderr', () => {
@@ -15,6 +17,16 @@ describe('nvmeproof parse', () => {
     });
     expect(events[13]).toMatchObject({ event: 'pci_nvme_mmio_write', kind: 'reg.write', fields: { addr: 0x28, data: 0x1ffdd000, size: 4 } });
     expect(r.stderr).toMatch(/3323 lines, 3323 events \(qemu\), 0 malformed/);
+  });
+
+  it('a QEMU file typed from its bytes prints exactly what the Ohm grammars alone print, from a file and from standard input', () => {
+    const file = path.join(EXAMPLES, 'linux-boot-smp1.log');
+    const fast = cli(['parse', file]);
+    const ohm = spawnSync(process.execPath, [CLI, 'parse', file], { encoding: 'utf8', env: { ...process.env, NVMEPROOF_NO_FAST_PATH: '1' }, maxBuffer: 1 << 28 });
+    expect(fast.stdout).toBe(ohm.stdout);
+    expect(fast.stderr).toBe(ohm.stderr);
+    const piped = cli(['parse', '-'], fs.readFileSync(file));
+    expect(piped.stdout).toBe(fast.stdout.replaceAll(JSON.stringify(file), '"<stdin>"'));
   });
 
   it('ftrace: setup_cmd lines expand to the command and its details', () => {

@@ -5,7 +5,8 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { openLines } from '../read/lines.js';
 import { QemuParser } from '../parse/qemu.js';
-import { typedQemuBatches } from '../read/qemu-batches.js';
+import { toLineBatch, typedQemuBatches } from '../read/qemu-batches.js';
+import { recordsOf } from '../parse/records-of.js';
 import { checkTrace } from '../check/run.js';
 import { checkMany } from '../check/pool.js';
 import { PACKAGE_ROOT } from '../util/paths.js';
@@ -58,8 +59,15 @@ async function phase(mode: string, file: string): Promise<{ lines: number; secon
     // The same through a read stream (what standard input and gzip still use): for comparison only.
     for await (const b of openLines(file).batches()) lines += b.lines.length;
   } else if (mode === 'parse') {
-    // Every line typed into its event's fields from the read buffer (one thread), as `check` reads a QEMU trace.
-    for await (const b of typedQemuBatches(file, { blocking: true })) lines += b.lastLine - lines;
+    // Every line typed into its event's record (fields, line, raw text) from the read buffer, one thread, as
+    // `check` and `parse` read a QEMU trace file.
+    const p = new QemuParser();
+    let records = 0;
+    for await (const t of typedQemuBatches(file, { blocking: true })) {
+      recordsOf(toLineBatch(t), p, () => records++);
+      lines = t.lastLine;
+    }
+    if (records === 0) throw new Error('no records');
   } else if (mode === 'parse-text') {
     // The same with the string parser (split into strings, then parse each): what the byte parser replaced.
     const p = new QemuParser();

@@ -7,6 +7,7 @@ import { QemuParser } from '../parse/qemu.js';
 import { FtraceParser } from '../parse/ftrace.js';
 import type { LineParser, TraceFormat, TraceRecord } from '../parse/record.js';
 import { normaliseQemu, QEMU_MODEL_EVENTS } from '../normalise/qemu.js';
+import { recordsOf } from '../parse/records-of.js';
 import { normaliseFtrace } from '../normalise/ftrace.js';
 import { CanonicalParser, readCanonicalHeader, type CanonRecord } from '../parse/canonical.js';
 import { CanonicalNormaliser } from '../normalise/canonical.js';
@@ -157,34 +158,8 @@ async function checkEvents(name: string, opts: CheckOptions, src: EventSource): 
   const run = (b: LineBatch): void => {
     const ls = b.lines;
     const nos = b.lineNos;
-    if (nos === undefined) {
-      for (let i = 0; i < ls.length; i++) {
-        const r = parser.parse(ls[i]!, b.firstLine + i);
-        if (r !== undefined) feed(r);
-      }
-    } else if (b.pre !== undefined && parser instanceof QemuParser) {
-      // Records the reading thread already parsed are rebuilt from their values; the rest is parsed here.
-      const { events: evs, vals, strs } = b.pre;
-      let at = 0;
-      for (let i = 0; i < ls.length; i++) {
-        const e = evs[i]!;
-        if (e >= 0) {
-          const r = parser.decode(e, vals, at, strs, ls[i]!, nos[i]!);
-          at += parser.width(e);
-          feed(r);
-        } else {
-          const r = parser.parse(ls[i]!, nos[i]!);
-          if (r !== undefined) feed(r);
-        }
-      }
-      skippedUpstream += b.skipped ?? 0;
-    } else {
-      for (let i = 0; i < ls.length; i++) {
-        const r = parser.parse(ls[i]!, nos[i]!);
-        if (r !== undefined) feed(r);
-      }
-      skippedUpstream += b.skipped ?? 0;
-    }
+    recordsOf(b, parser, feed);
+    skippedUpstream += b.skipped ?? 0;
     const lastNo = b.lastLine ?? b.firstLine + ls.length - 1;
     if (b.unterminated && ls.length > 0 && (nos === undefined || nos[ls.length - 1] === lastNo)) {
       // The input stopped mid-line. If that fragment was not a whole event (it may have been skipped as an

@@ -231,25 +231,36 @@ function textOf(
   n: number,
 ): { bytes?: Uint8Array<ArrayBuffer>; text?: string; starts: Int32Array<ArrayBuffer>; ends: Int32Array<ArrayBuffer> } {
   if (n === 0) return { text: '', starts: starts.slice(0, 0), ends: ends.slice(0, 0) };
-  if (isAscii(buf.subarray(starts[0]!, ends[n - 1]!))) {
+  const from = starts[0]!;
+  const to = ends[n - 1]!;
+  if (isAscii(buf.subarray(from, to))) {
     let total = 0;
     for (let i = 0; i < n; i++) total += ends[i]! - starts[i]! + 1;
-    const out = new Uint8Array(total);
     const s = new Int32Array(n);
     const e = new Int32Array(n);
+    if (total * 4 >= (to - from) * 3) {
+      // Most of the span is kept (a parse of every event): one copy of it.
+      for (let i = 0; i < n; i++) {
+        s[i] = starts[i]! - from;
+        e[i] = ends[i]! - from;
+      }
+      // A copy (the read buffer is reused), with a buffer of its own (it may be transferred to another thread).
+      return { bytes: new Uint8Array(buf.subarray(from, to)), starts: s, ends: e };
+    }
+    const out = new Uint8Array(total);
     let at = 0;
     for (let i = 0; i < n; ) {
       // A run of lines that follow each other in the chunk (each ended by one newline byte) is one copy.
-      const from = starts[i]!;
+      const runFrom = starts[i]!;
       let j = i;
       while (j + 1 < n && starts[j + 1] === ends[j]! + 1) j++;
-      const to = ends[j]!;
-      out.set(buf.subarray(from, to), at);
+      const runTo = ends[j]!;
+      out.set(buf.subarray(runFrom, runTo), at);
       for (let k = i; k <= j; k++) {
-        s[k] = at + starts[k]! - from;
-        e[k] = at + ends[k]! - from;
+        s[k] = at + starts[k]! - runFrom;
+        e[k] = at + ends[k]! - runFrom;
       }
-      at += to - from + 1;
+      at += runTo - runFrom + 1;
       i = j + 1;
     }
     return { bytes: out.subarray(0, at) as Uint8Array<ArrayBuffer>, starts: s, ends: e };

@@ -3,6 +3,8 @@ import { Option } from 'commander';
 import { openLines, type LineBatch } from '../../read/lines.js';
 import { detectFormat } from '../../check/detect.js';
 import { QemuParser } from '../../parse/qemu.js';
+import { recordsOf } from '../../parse/records-of.js';
+import { toLineBatch, typedQemuBatches } from '../../read/qemu-batches.js';
 import { FtraceParser } from '../../parse/ftrace.js';
 import type { LineParser, TraceFormat } from '../../parse/record.js';
 import { normaliseQemu } from '../../normalise/qemu.js';
@@ -64,24 +66,34 @@ export function registerParse(program: Command): void {
             const fmt = o.inputFormat ?? detectFormat(b.lines);
             if (fmt !== 'qemu' && fmt !== 'ftrace') throw new UserError(`${src.name}: no QEMU or ftrace NVMe events found in its first lines`);
             parser = fmt === 'qemu' ? new QemuParser() : new FtraceParser();
+            // The first batch of a QEMU trace file is read again, typed from its bytes: nothing to do yet.
+            if (fmt === 'qemu' && t !== '-' && b.pre === undefined) return;
           }
           const spec = parser.format === 'ftrace' ? loadNvmeSpec() : undefined;
-          for (let i = 0; i < b.lines.length; i++) {
-            const r = parser.parse(b.lines[i]!, b.firstLine + i);
-            if (!r) continue;
+          const format = parser.format;
+          recordsOf(b, parser, (r) => {
             counts.set(r.name, (counts.get(r.name) ?? 0) + 1);
-            if (o.summaryOnly) continue;
-            const n = parser.format === 'qemu' ? normaliseQemu(r) : normaliseFtrace(r, spec!);
+            if (o.summaryOnly) return;
+            const n = format === 'qemu' ? normaliseQemu(r) : normaliseFtrace(r, spec!);
             const kinds = n === undefined ? [] : Array.isArray(n) ? n.map((e) => e.kind) : [n.kind];
             buf += json({ file: src.name, line: r.line, event: r.name, kind: kinds.length <= 1 ? (kinds[0] ?? null) : kinds, fields: r.fields, raw: r.raw }) + '\n';
             if (buf.length > 1 << 16) {
               write(buf);
               buf = '';
             }
-          }
-          lines = b.firstLine + b.lines.length - 1;
+          });
+          lines = b.lastLine ?? b.firstLine + b.lines.length - 1;
         };
-        for await (const b of src.batches()) handle(b);
+        const it = src.batches()[Symbol.asyncIterator]();
+        const first = await it.next();
+        if (!first.done) handle(first.value);
+        if (parser instanceof QemuParser && t !== '-') {
+          // A QEMU trace file is read again from the start and typed from its bytes (read/qemu-batches.ts).
+          await it.return?.();
+          for await (const tb of typedQemuBatches(t, { blocking: true })) handle(toLineBatch(tb));
+        } else if (!first.done) {
+          for (let r = await it.next(); !r.done; r = await it.next()) handle(r.value);
+        }
         write(buf);
         if (serial) {
           process.stderr.write(`${src.name}: ${lines} lines (serial), ${serial.proof} proof line(s) in ${serial.boots.boot} boot(s), ${serial.malformed} malformed\n`);
