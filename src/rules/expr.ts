@@ -32,37 +32,24 @@ function num(v: Value): number {
   if (typeof v === 'boolean') return v ? 1 : 0;
   return NaN;
 }
+/** The bit operators, for two numbers or two bigints alike (JavaScript's operators take either, not a mix). */
+const BIT_OPS: Record<string, (x: number & bigint, y: number & bigint) => number | bigint> = {
+  '&': (x, y) => x & y,
+  '|': (x, y) => x | y,
+  '^': (x, y) => x ^ y,
+  '<<': (x, y) => x << y,
+  '>>': (x, y) => x >> y,
+};
+
 /** Bit operations on numbers beyond 32 bits must not wrap like JS's int32 operators do. */
 function bitop(op: string, a: Value, b: Value): Value {
-  // Both non-negative 31-bit integers (register fields, flags, small shifts): int32 operators agree with bigint.
+  const f = BIT_OPS[op]!;
+  // Both non-negative 31-bit integers and a result that stays one (register fields, flags, small shifts):
+  // the int32 operators agree with bigint arithmetic there.
   if (typeof a === 'number' && typeof b === 'number' && (a | 0) === a && (b | 0) === b && a >= 0 && b >= 0) {
-    switch (op) {
-      case '&':
-        return a & b;
-      case '|':
-        return a | b;
-      case '^':
-        return a ^ b;
-      case '>>':
-        return b < 31 ? a >> b : 0;
-      default:
-        if (b < 31 && a < 2 ** (31 - b)) return a << b;
-    }
+    if (op === '<<' ? b < 31 && a < 2 ** (31 - b) : op !== '>>' || b < 31) return f(a as never, b as never);
   }
-  const r = ((x: bigint, y: bigint): bigint => {
-    switch (op) {
-      case '&':
-        return x & y;
-      case '|':
-        return x | y;
-      case '^':
-        return x ^ y;
-      case '<<':
-        return x << y;
-      default:
-        return x >> y;
-    }
-  })(big(a), big(b));
+  const r = f(big(a) as never, big(b) as never) as bigint;
   return r <= BigInt(Number.MAX_SAFE_INTEGER) && r >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(r) : r;
 }
 function arith(op: string, a: Value, b: Value): Value {
@@ -184,6 +171,18 @@ function loadGrammar(): { g: ohm.Grammar; sem: ohm.Semantics } {
   return { g: grammar, sem: semantics };
 }
 
+const OP_KINDS = new Map<string, 'or' | 'and' | 'compare' | 'bit'>([
+  ['||', 'or'],
+  ['&&', 'and'],
+  ...(['==', '!=', '<', '>', '<=', '>='] as const).map((o) => [o, 'compare'] as const),
+  ...(['&', '|', '^', '<<', '>>'] as const).map((o) => [o, 'bit'] as const),
+]);
+
+/** What a binary operator is: short-circuit logic, a comparison, a bit operation, or arithmetic. */
+function opKind(op: string): 'or' | 'and' | 'compare' | 'bit' | 'arith' {
+  return OP_KINDS.get(op) ?? 'arith';
+}
+
 /**
  * The reference semantics: a syntax tree turned into nested closures. Simple, but every variable read of every
  * rule runs through the same closure code, so V8 sees one property-load site for all scopes and names
@@ -230,23 +229,14 @@ export function closureCompile(n: Ast): Compiled {
       const x = closureCompile(n.a);
       const y = closureCompile(n.b);
       const o = n.op;
-      switch (o) {
-        case '||':
+      switch (opKind(o)) {
+        case 'or':
           return (s) => truthy(x(s)) || truthy(y(s));
-        case '&&':
+        case 'and':
           return (s) => truthy(x(s)) && truthy(y(s));
-        case '==':
-        case '!=':
-        case '<':
-        case '>':
-        case '<=':
-        case '>=':
+        case 'compare':
           return (s) => compare(o, x(s), y(s));
-        case '&':
-        case '|':
-        case '^':
-        case '<<':
-        case '>>':
+        case 'bit':
           return (s) => bitop(o, x(s), y(s));
         default:
           return (s) => arith(o, x(s), y(s));
@@ -301,23 +291,14 @@ export function compileAst(n: Ast): Compiled {
       case 'bin': {
         const a = gen(n.a);
         const b = gen(n.b);
-        switch (n.op) {
-          case '||':
+        switch (opKind(n.op)) {
+          case 'or':
             return `(H.truthy(${a}) || H.truthy(${b}))`;
-          case '&&':
+          case 'and':
             return `(H.truthy(${a}) && H.truthy(${b}))`;
-          case '==':
-          case '!=':
-          case '<':
-          case '>':
-          case '<=':
-          case '>=':
+          case 'compare':
             return `H.compare(${q(n.op)}, ${a}, ${b})`;
-          case '&':
-          case '|':
-          case '^':
-          case '<<':
-          case '>>':
+          case 'bit':
             return `H.bitop(${q(n.op)}, ${a}, ${b})`;
           default:
             return `H.arith(${q(n.op)}, ${a}, ${b})`;
