@@ -33,6 +33,67 @@ export function qemuEventTable(defs: Map<string, EventDef> = loadEventDefs('qemu
   return [...defs.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
+const PREFIX = 'pci_nvme_';
+const SLOT_BITS = 12;
+
+/**
+ * Where to look in a name: positions counted from its start (>= 0) or from its end (< 0, -1 = last byte).
+ * Chosen at construction so that the name's length and the bytes at those positions tell every known name
+ * apart (QEMU's names differ late: err_invalid_create_cq_cqid / err_invalid_create_sq_cqid).
+ */
+function byteAt(b: Uint8Array, s: number, len: number, at: number): number {
+  const i = at >= 0 ? at : len + at;
+  return i >= 0 && i < len ? b[s + i]! : 0;
+}
+
+function keyOf(b: Uint8Array, s: number, len: number, at: Int8Array): number {
+  let h = len;
+  for (let k = 0; k < at.length; k++) h = Math.imul(h ^ byteAt(b, s, len, at[k]!), 0x01000193);
+  return (h ^ (h >>> 15)) & ((1 << SLOT_BITS) - 1);
+}
+
+/** Positions whose bytes (with the length) tell most names apart, and the slots (event index + 1). */
+function perfectHash(names: Uint8Array[]): { slots: Int16Array; at: Int8Array } {
+  const candidates = Array.from({ length: 64 }, (_, i) => (i < 32 ? i : 31 - i));
+  // The exact key (length, then a byte per position) as one number: four positions fit in 53 bits.
+  const collisions = (at: number[]): number => {
+    const keys = new Set<number>();
+    let n = 0;
+    for (const name of names) {
+      let exact = name.length;
+      for (const a of at) exact = exact * 256 + byteAt(name, 0, name.length, a);
+      if (keys.has(exact)) n++;
+      keys.add(exact);
+    }
+    return n;
+  };
+  const at: number[] = [];
+  // Four positions: names that still share a key are told apart by the comparison in find(), a probe later.
+  for (let round = 0; round < 4; round++) {
+    if (collisions(at) === 0) break;
+    let best = candidates[0]!;
+    let bestN = Infinity;
+    for (const c of candidates) {
+      if (at.includes(c)) continue;
+      const n = collisions([...at, c]);
+      if (n < bestN) {
+        bestN = n;
+        best = c;
+      }
+    }
+    at.push(best);
+  }
+  const positions = Int8Array.from(at);
+  // Open addressing: a slot taken by another name's key moves on to the next.
+  const slots = new Int16Array(1 << SLOT_BITS);
+  names.forEach((n, i) => {
+    let k = keyOf(n, 0, n.length, positions);
+    while (slots[k] !== 0) k = (k + 1) & ((1 << SLOT_BITS) - 1);
+    slots[k] = i + 1;
+  });
+  return { slots, at: positions };
+}
+
 const FNV_BASIS = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
@@ -56,14 +117,14 @@ const TEXT_CACHE_MAX = 4096;
 export class QemuByteParser {
   readonly events: ByteEvent[];
   /**
-   * Event names (with their pci_nvme_ prefix) as a byte trie in one flat array of rows, one row per state and
-   * one column per byte class: next row = trie[row + classOf[byte]] (rows are addressed by their offset, so
-   * a step is two loads and an add); row 0 is dead (no event has this prefix); accept[row] = event index or -1.
+   * Event names by a perfect hash of their length and a few of their bytes (after the pci_nvme_ prefix; which
+   * ones is found at construction): slot -> event index + 1 (0: no event). A hit is confirmed by comparing the
+   * whole name, so an unknown name never passes for a known one.
    */
-  private readonly trie: Int32Array;
-  private readonly classOf = new Uint8Array(256);
-  private readonly accept: Int16Array;
-  private readonly root: number;
+  private readonly slots: Int16Array;
+  private readonly at: Int8Array;
+  /** Each event's name after the prefix, as bytes. */
+  private readonly names: Uint8Array[];
   /** Per event index: its value count, and whether the consumer only needs it validated. */
   readonly widths: Int32Array;
   private readonly skips: Uint8Array;
@@ -78,28 +139,10 @@ export class QemuByteParser {
   /** wanted: the events whose values the consumer uses (undefined: all of them); others are only validated. */
   constructor(opts: { wanted?: Set<string>; defs?: Map<string, EventDef> } = {}) {
     const table = qemuEventTable(opts.defs ?? loadEventDefs('qemu'));
-    // Byte classes: 0 for bytes no name has, then one per byte that occurs in a name.
-    let classes = 1;
-    for (const def of table) for (let i = 0; i < def.name.length; i++) if (this.classOf[def.name.charCodeAt(i)] === 0) this.classOf[def.name.charCodeAt(i)] = classes++;
-    const rows: number[][] = [new Array<number>(classes).fill(0), new Array<number>(classes).fill(0)]; // 0: dead, 1: root
-    const accepts: number[] = [-1, -1];
-    table.forEach((def, i) => {
-      let st = 1;
-      for (let k = 0; k < def.name.length; k++) {
-        const c = this.classOf[def.name.charCodeAt(k)]!;
-        if (rows[st]![c] === 0) {
-          rows[st]![c] = rows.length;
-          rows.push(new Array<number>(classes).fill(0));
-          accepts.push(-1);
-        }
-        st = rows[st]![c]!;
-      }
-      accepts[st] = i;
-    });
-    this.trie = Int32Array.from(rows.flat(), (next) => next * classes);
-    this.accept = new Int16Array(this.trie.length).fill(-1);
-    accepts.forEach((a, st) => (this.accept[st * classes] = a));
-    this.root = classes;
+    this.names = table.map((def) => Uint8Array.from(def.name.slice(PREFIX.length), (c) => c.charCodeAt(0)));
+    const found = perfectHash(this.names);
+    this.slots = found.slots;
+    this.at = found.at;
     let width = 1;
     this.events = table.map((def) => {
       const bytes = compileBytes(def.tpl.pieces, def.tpl.fieldNames);
@@ -112,6 +155,20 @@ export class QemuByteParser {
     this.widths = Int32Array.from(this.events, (e) => e.width);
     this.skips = Uint8Array.from(this.events, (e) => (e.skip ? 1 : 0));
     this.templates = this.events.map((e) => e.bytes);
+  }
+
+  /** The index of the event named b[s..s+len), or -1. */
+  private find(b: Uint8Array, s: number, len: number): number {
+    const names = this.names;
+    for (let k = keyOf(b, s, len, this.at); ; k = (k + 1) & ((1 << SLOT_BITS) - 1)) {
+      const i = this.slots[k]! - 1;
+      if (i < 0) return -1;
+      const name = names[i]!;
+      if (name.length !== len) continue;
+      let j = 0;
+      while (j < len && b[s + j] === name[j]) j++;
+      if (j === len) return i;
+    }
   }
 
   /** Starts a batch: text values of the lines typed from now on are indexes into `strs`. */
@@ -143,19 +200,18 @@ export class QemuByteParser {
       if (at === -1 || !sawAt) return SLOW;
       pos = at + 1;
     }
-    // The event name, prefix included, through the trie.
-    const trie = this.trie;
-    const classOf = this.classOf;
-    let row = this.root;
-    let ne = pos;
-    while (ne < e) {
-      const c = b[ne]!;
-      if (c === 32) break;
-      row = trie[row + classOf[c]!]!;
-      if (row === 0) return SLOW;
-      ne++;
-    }
-    const index = this.accept[row]!;
+    if (
+      pos + 9 > e ||
+      b[pos] !== 112 || b[pos + 1] !== 99 || b[pos + 2] !== 105 || b[pos + 3] !== 95 || b[pos + 4] !== 110 ||
+      b[pos + 5] !== 118 || b[pos + 6] !== 109 || b[pos + 7] !== 101 || b[pos + 8] !== 95
+    )
+      return SLOW; // not pci_nvme_
+    const ns = pos + 9;
+    let ne = ns;
+    while (ne < e && b[ne] !== 32) ne++;
+    const len = ne - ns;
+    if (len === 0) return SLOW;
+    const index = this.find(b, ns, len);
     if (index < 0) return SLOW;
     const bodyStart = ne === e ? e : ne + 1;
     const bt = this.templates[index]!;
