@@ -52,6 +52,9 @@ function keyOf(b: Uint8Array, s: number, len: number, at: Int8Array): number {
   return (h ^ (h >>> 15)) & ((1 << SLOT_BITS) - 1);
 }
 
+/** Hash layouts already found, by the names they were found for (one search per process and spec). */
+const HASHES = new Map<string, { slots: Int16Array; at: Int8Array }>();
+
 /** Positions whose bytes (with the length) tell most names apart, and the slots (event index + 1). */
 function perfectHash(names: Uint8Array[]): { slots: Int16Array; at: Int8Array } {
   const candidates = Array.from({ length: 64 }, (_, i) => (i < 32 ? i : 31 - i));
@@ -140,7 +143,9 @@ export class QemuByteParser {
   constructor(opts: { wanted?: Set<string>; defs?: Map<string, EventDef> } = {}) {
     const table = qemuEventTable(opts.defs ?? loadEventDefs('qemu'));
     this.names = table.map((def) => Uint8Array.from(def.name.slice(PREFIX.length), (c) => c.charCodeAt(0)));
-    const found = perfectHash(this.names);
+    const key = table.map((d) => d.name).join(' ');
+    let found = HASHES.get(key);
+    if (!found) HASHES.set(key, (found = perfectHash(this.names)));
     this.slots = found.slots;
     this.at = found.at;
     let width = 1;

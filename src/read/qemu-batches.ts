@@ -255,7 +255,7 @@ function textOf(
       let j = i;
       while (j + 1 < n && starts[j + 1] === ends[j]! + 1) j++;
       const runTo = ends[j]!;
-      out.set(buf.subarray(runFrom, runTo), at);
+      buf.copy(out, at, runFrom, runTo);
       for (let k = i; k <= j; k++) {
         s[k] = at + starts[k]! - runFrom;
         e[k] = at + ends[k]! - runFrom;
