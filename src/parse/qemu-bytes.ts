@@ -5,8 +5,8 @@ import type { Fields } from './template.js';
 /**
  * QEMU trace lines typed straight from the bytes the reader holds: no string per line, no object per
  * field. For each line it answers one of
- *  - an event index (>= 0): a well-formed event the consumer wants; its values are in `vals` (text fields
- *    as byte spans, see ByteScanner), in template field order;
+ *  - an event index (>= 0): a well-formed event the consumer wants; its values are in the caller's array, in
+ *    template field order (text fields as indexes into the batch's strings);
  *  - SKIP: a well-formed event the consumer does not need (validated against its template, not typed);
  *  - SLOW: anything else — another program's output, an unknown event, a line that does not fit, a value
  *    beyond 2^53, non-ASCII text — for the string parser (parse/qemu.ts), which counts, reports and
@@ -16,7 +16,6 @@ import type { Fields } from './template.js';
 
 export const SLOW = -1;
 export const SKIP = -2;
-
 
 export interface ByteEvent {
   def: EventDef;
@@ -37,9 +36,9 @@ const PREFIX = 'pci_nvme_';
 const SLOT_BITS = 12;
 
 /**
- * Where to look in a name: positions counted from its start (>= 0) or from its end (< 0, -1 = last byte).
- * Chosen at construction so that the name's length and the bytes at those positions tell every known name
- * apart (QEMU's names differ late: err_invalid_create_cq_cqid / err_invalid_create_sq_cqid).
+ * A byte of a name by position: counted from its start (>= 0) or from its end (< 0, -1 = last byte); 0 past
+ * either end. The positions the name hash reads are chosen at construction (QEMU's names often differ late:
+ * err_invalid_create_cq_cqid / err_invalid_create_sq_cqid).
  */
 function byteAt(b: Uint8Array, s: number, len: number, at: number): number {
   const i = at >= 0 ? at : len + at;
@@ -56,7 +55,7 @@ function keyOf(b: Uint8Array, s: number, len: number, at: Int8Array): number {
 const HASHES = new Map<string, { slots: Int16Array; at: Int8Array }>();
 
 /** Positions whose bytes (with the length) tell most names apart, and the slots (event index + 1). */
-function perfectHash(names: Uint8Array[]): { slots: Int16Array; at: Int8Array } {
+function nameHash(names: Uint8Array[]): { slots: Int16Array; at: Int8Array } {
   const candidates = Array.from({ length: 64 }, (_, i) => (i < 32 ? i : 31 - i));
   // The exact key (length, then a byte per position) as one number: four positions fit in 53 bits.
   const collisions = (at: number[]): number => {
@@ -120,9 +119,9 @@ const TEXT_CACHE_MAX = 4096;
 export class QemuByteParser {
   readonly events: ByteEvent[];
   /**
-   * Event names by a perfect hash of their length and a few of their bytes (after the pci_nvme_ prefix; which
-   * ones is found at construction): slot -> event index + 1 (0: no event). A hit is confirmed by comparing the
-   * whole name, so an unknown name never passes for a known one.
+   * Event names by a hash of their length and four of their bytes (after the pci_nvme_ prefix; which ones is
+   * found at construction), open addressing: slot -> event index + 1 (0: no event). A hit is confirmed by
+   * comparing the whole name, so an unknown name never passes for a known one.
    */
   private readonly slots: Int16Array;
   private readonly at: Int8Array;
@@ -145,7 +144,7 @@ export class QemuByteParser {
     this.names = table.map((def) => Uint8Array.from(def.name.slice(PREFIX.length), (c) => c.charCodeAt(0)));
     const key = table.map((d) => d.name).join(' ');
     let found = HASHES.get(key);
-    if (!found) HASHES.set(key, (found = perfectHash(this.names)));
+    if (!found) HASHES.set(key, (found = nameHash(this.names)));
     this.slots = found.slots;
     this.at = found.at;
     let width = 1;
@@ -240,7 +239,8 @@ export class QemuByteParser {
     let t = this.texts.get(h);
     if (t === undefined || !sameBytes(t.bytes, b, s, e)) {
       if (this.texts.size >= TEXT_CACHE_MAX) this.texts = new Map();
-      t = { bytes: b.slice(s, e), str: latin1(b, s, e), gen: 0, id: 0 };
+      // A copy: on a Buffer, slice() is a view, and the read buffer is reused.
+      t = { bytes: Uint8Array.prototype.slice.call(b, s, e), str: latin1(b, s, e), gen: 0, id: 0 };
       this.texts.set(h, t);
     }
     if (t.gen !== this.gen) {

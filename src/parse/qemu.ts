@@ -63,17 +63,6 @@ export class QemuParser implements LineParser {
     this.trie = buildTrie(this.defs, opts.wanted);
   }
 
-  /**
-   * True when the line is a well-formed event the consumer does not need: it can be dropped before parse()
-   * (the pipelining reader does this on another thread). Everything else must go through parse().
-   */
-  skippable(text: string): boolean {
-    if (!FAST || !text.startsWith(PREFIX)) return false;
-    const node = this.lookup(text, 0);
-    if (node === undefined || !node.skip) return false;
-    return node.def!.tpl.fits(text, this.nameEnd === text.length ? this.nameEnd : this.nameEnd + 1, this.scratch);
-  }
-
   /** True when the line is one whole, well-formed known event (no side effects: no counts, no diagnostics). */
   isWholeEvent(text: string): boolean {
     let pos = 0;

@@ -26,10 +26,12 @@ async function send(batches: TypedBatch[]): Promise<void> {
 
 async function main(): Promise<void> {
   let out: TypedBatch[] = [];
+  let first = true;
   for await (const b of typedQemuBatches(file, { wanted: QEMU_MODEL_EVENTS, blocking: true })) {
     out.push(b);
     // The first batch goes at once, so the checking thread starts early.
-    if (out.length >= PER_MESSAGE || b.lineNos[0] === 1) {
+    if (out.length >= PER_MESSAGE || first) {
+      first = false;
       await send(out);
       out = [];
     }

@@ -8,8 +8,9 @@ import { UserError } from '../util/errors.js';
  * A QEMU trace read as bytes and typed as it is split: each line is handed to the byte parser straight from
  * the read buffer. Well-formed events the consumer does not need are validated and dropped; wanted events
  * travel as numbers (typed arrays); only the lines the byte parser declines (other output, unknown events,
- * bad lines, non-ASCII text) go on as text for the string parser. A batch is plain data (one string and
- * typed arrays), so it crosses a thread boundary cheaply (read/pipeline.ts) or is used where it was made.
+ * bad lines, non-ASCII text) go on as text for the string parser. A batch is plain data (typed arrays, and
+ * the kept lines as bytes), so it crosses a thread boundary cheaply (read/pipeline.ts) or is used where it
+ * was made.
  */
 
 /** NVMEPROOF_NO_FAST_PATH=1 sends every line to the string parser (which then uses the Ohm grammars). */
@@ -48,8 +49,8 @@ export function toLineBatch(t: TypedBatch): LineBatch {
 const CHUNK = 1 << 16;
 
 /**
- * Types lines batch by batch, numbering them from 1 (or from where the caller says). Work arrays are reused
- * from batch to batch; each batch leaves with copies of what it filled.
+ * Types lines batch by batch, numbering them from lineNo. Work arrays are reused from batch to batch; each
+ * batch leaves with copies of what it filled.
  */
 export class LineTyper {
   readonly parser: QemuByteParser;
