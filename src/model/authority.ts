@@ -552,6 +552,25 @@ export class AuthorityModel {
       ref: this.ref(ev, `ledger region ${id} (${String(ev.f.purpose)}) allocated here`),
       baseValue: ev.f.base as Value,
     };
+    if (this.engine.hasHook('authority.ledger')) {
+      const prior = this.live.get(id);
+      const overlap = this.overlapping(region);
+      this.engine.fire(
+        'authority.ledger',
+        {
+          op: 'alloc',
+          id,
+          base: region.baseValue,
+          len,
+          purpose: region.purpose,
+          duplicate: prior !== undefined,
+          overlaps: overlap ? { id: overlap.id, purpose: overlap.purpose, base: overlap.baseValue, last: overlap.end - 1 } : null,
+          live: prior !== undefined,
+          why: null,
+        },
+        { ev, binding: () => `ledger=${id}`, related: () => [prior?.ref, overlap?.ref].filter((r): r is SourceRef => r !== undefined) },
+      );
+    }
     this.live.set(id, region);
     this.freed.delete(id);
     this.sortedDirty = true;
@@ -567,6 +586,14 @@ export class AuthorityModel {
   private free(ev: Ev): void {
     const id = String(ev.f.id);
     const r = this.live.get(id);
+    if (this.engine.hasHook('authority.ledger')) {
+      const gone = r ? undefined : this.freed.get(id);
+      this.engine.fire(
+        'authority.ledger',
+        { op: 'free', id, base: null, len: null, purpose: r?.purpose ?? null, duplicate: false, overlaps: null, live: r !== undefined, why: r ? null : gone ? 'was freed already' : 'was never allocated' },
+        { ev, binding: () => `ledger=${id}`, related: () => (gone ? [gone.ref] : []) },
+      );
+    }
     if (!r) return;
     this.live.delete(id);
     this.sortedDirty = true;
@@ -578,12 +605,38 @@ export class AuthorityModel {
     return a >= r.base && a < r.end;
   }
 
-  private findLive(a: number): Region | undefined {
+  /** Live regions by base address. */
+  private sortedLive(): Region[] {
     if (this.sortedDirty) {
       this.sorted = [...this.live.values()].sort((x, y) => x.base - y.base);
       this.sortedDirty = false;
     }
-    const s = this.sorted;
+    return this.sorted;
+  }
+
+  /** A live region (another id) that shares memory with r, if any. */
+  private overlapping(r: Region): Region | undefined {
+    const s = this.sortedLive();
+    // The last region that starts before r ends; regions normally do not overlap, so look back only a little.
+    let lo = 0;
+    let hi = s.length - 1;
+    let best = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (s[mid]!.base < r.end) {
+        best = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    for (let i = best; i >= 0 && i > best - 8; i--) {
+      const o = s[i]!;
+      if (o.id !== r.id && o.end > r.base && o.base < r.end) return o;
+    }
+    return undefined;
+  }
+
+  private findLive(a: number): Region | undefined {
+    const s = this.sortedLive();
     let lo = 0;
     let hi = s.length - 1;
     let best = -1;
