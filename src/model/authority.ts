@@ -614,20 +614,28 @@ export class AuthorityModel {
     return this.sorted;
   }
 
-  /** A live region (another id) that shares memory with r, if any. */
-  private overlapping(r: Region): Region | undefined {
+  /** Index (in sortedLive()) of the last region that starts below `bound`, or at it when `orAt`; -1 if none. */
+  private lastStarting(bound: number, orAt: boolean): number {
     const s = this.sortedLive();
-    // The last region that starts before r ends; regions normally do not overlap, so look back only a little.
     let lo = 0;
     let hi = s.length - 1;
     let best = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      if (s[mid]!.base < r.end) {
+      const b = s[mid]!.base;
+      if (b < bound || (orAt && b === bound)) {
         best = mid;
         lo = mid + 1;
       } else hi = mid - 1;
     }
+    return best;
+  }
+
+  /** A live region (another id) that shares memory with r, if any. */
+  private overlapping(r: Region): Region | undefined {
+    const s = this.sortedLive();
+    // The last region that starts before r ends; regions normally do not overlap, so look back only a little.
+    const best = this.lastStarting(r.end, false);
     for (let i = best; i >= 0 && i > best - 8; i--) {
       const o = s[i]!;
       if (o.id !== r.id && o.end > r.base && o.base < r.end) return o;
@@ -637,16 +645,7 @@ export class AuthorityModel {
 
   private findLive(a: number): Region | undefined {
     const s = this.sortedLive();
-    let lo = 0;
-    let hi = s.length - 1;
-    let best = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (s[mid]!.base <= a) {
-        best = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const best = this.lastStarting(a, true);
     // Regions normally do not overlap; look back a little in case they do.
     for (let i = best; i >= 0 && i > best - 8; i--) if (this.contains(s[i]!, a)) return s[i];
     return undefined;
