@@ -25,78 +25,82 @@ export const QEMU_MODEL_EVENTS = new Set([
   'pci_nvme_enqueue_req_completion',
 ]);
 
+function mk(r: TraceRecord, kind: string, f: Ev['f']): Ev {
+  return { kind, line: r.line, raw: r.raw, f };
+}
+
 /** QEMU pci_nvme_* records -> normalised events. Redundant echo lines (mmio_cfg, mmio_asqaddr...) map to nothing. */
 export function normaliseQemu(r: TraceRecord): Ev | undefined {
   const f = r.fields;
-  const ev = (kind: string, fields: Ev['f']): Ev => ({ kind, line: r.line, raw: r.raw, f: fields });
-  if (r.cls !== 'info') return ev('device.error', { event: r.name, ...f });
+  // mk() is a module-level function, not a closure made per record: this runs for every event the model reads.
+  if (r.cls !== 'info') return mk(r, 'device.error', { event: r.name, ...f });
   switch (r.name) {
     case 'pci_nvme_mmio_write':
       return (f.addr as number) >= 0x1000
-        ? ev('host.doorbell', { offset: f.addr, value: f.data })
-        : ev('reg.write', { offset: f.addr, value: f.data, size: f.size });
+        ? mk(r, 'host.doorbell', { offset: f.addr, value: f.data })
+        : mk(r, 'reg.write', { offset: f.addr, value: f.data, size: f.size });
     case 'pci_nvme_mmio_read':
-      return ev('reg.read', { offset: f.addr, size: f.size });
+      return mk(r, 'reg.read', { offset: f.addr, size: f.size });
     case 'pci_nvme_pci_reset':
-      return ev('ctrl.reset', { why: 'pci' });
+      return mk(r, 'ctrl.reset', { why: 'pci' });
     case 'pci_nvme_mmio_start_success':
-      return ev('ctrl.enabled', {});
+      return mk(r, 'ctrl.enabled', {});
     case 'pci_nvme_mmio_stopped':
-      return ev('ctrl.disabled', {});
+      return mk(r, 'ctrl.disabled', {});
     case 'pci_nvme_mmio_shutdown_set':
-      return ev('ctrl.shutdown_set', {});
+      return mk(r, 'ctrl.shutdown_set', {});
     case 'pci_nvme_mmio_shutdown_cleared':
-      return ev('ctrl.shutdown_cleared', {});
+      return mk(r, 'ctrl.shutdown_cleared', {});
     case 'pci_nvme_mmio_doorbell_sq':
-      return ev('ctrl.doorbell', { queue: 'sq', qid: f.sqid, value: f.new_tail, shadow: false });
+      return mk(r, 'ctrl.doorbell', { queue: 'sq', qid: f.sqid, value: f.new_tail, shadow: false });
     case 'pci_nvme_mmio_doorbell_cq':
-      return ev('ctrl.doorbell', { queue: 'cq', qid: f.cqid, value: f.new_head, shadow: false });
+      return mk(r, 'ctrl.doorbell', { queue: 'cq', qid: f.cqid, value: f.new_head, shadow: false });
     case 'pci_nvme_shadow_doorbell_sq':
-      return ev('ctrl.doorbell', { queue: 'sq', qid: f.sqid, value: f.new_shadow_doorbell, shadow: true });
+      return mk(r, 'ctrl.doorbell', { queue: 'sq', qid: f.sqid, value: f.new_shadow_doorbell, shadow: true });
     case 'pci_nvme_shadow_doorbell_cq':
-      return ev('ctrl.doorbell', { queue: 'cq', qid: f.cqid, value: f.new_shadow_doorbell, shadow: true });
+      return mk(r, 'ctrl.doorbell', { queue: 'cq', qid: f.cqid, value: f.new_shadow_doorbell, shadow: true });
     case 'pci_nvme_admin_cmd':
-      return ev('cmd.submit', { sqid: f.sqid, cid: f.cid, opc: f.opcode, admin: true, opname: f.opname });
+      return mk(r, 'cmd.submit', { sqid: f.sqid, cid: f.cid, opc: f.opcode, admin: true, opname: f.opname });
     case 'pci_nvme_io_cmd':
-      return ev('cmd.submit', { sqid: f.sqid, cid: f.cid, opc: f.opcode, admin: false, nsid: f.nsid, opname: f.opname });
+      return mk(r, 'cmd.submit', { sqid: f.sqid, cid: f.cid, opc: f.opcode, admin: false, nsid: f.nsid, opname: f.opname });
     case 'pci_nvme_create_cq':
-      return ev('cmd.create_cq', { cqid: f.cqid, addr: f.addr, qsize: f.size, pc: ((f.qflags as number) & 1) === 1, ien: f.ien === 1, vector: f.vector });
+      return mk(r, 'cmd.create_cq', { cqid: f.cqid, addr: f.addr, qsize: f.size, pc: ((f.qflags as number) & 1) === 1, ien: f.ien === 1, vector: f.vector });
     case 'pci_nvme_create_sq':
-      return ev('cmd.create_sq', { sqid: f.sqid, cqid: f.cqid, addr: f.addr, qsize: f.qsize, pc: ((f.qflags as number) & 1) === 1, qprio: ((f.qflags as number) >> 1) & 3 });
+      return mk(r, 'cmd.create_sq', { sqid: f.sqid, cqid: f.cqid, addr: f.addr, qsize: f.qsize, pc: ((f.qflags as number) & 1) === 1, qprio: ((f.qflags as number) >> 1) & 3 });
     case 'pci_nvme_del_sq':
-      return ev('cmd.delete_sq', { qid: f.qid });
+      return mk(r, 'cmd.delete_sq', { qid: f.qid });
     case 'pci_nvme_del_cq':
-      return ev('cmd.delete_cq', { qid: f.cqid });
+      return mk(r, 'cmd.delete_cq', { qid: f.cqid });
     case 'pci_nvme_identify':
-      return ev('cmd.identify', { cid: f.cid, cns: f.cns, cntid: f.ctrlid, csi: f.csi });
+      return mk(r, 'cmd.identify', { cid: f.cid, cns: f.cns, cntid: f.ctrlid, csi: f.csi });
     case 'pci_nvme_get_log':
-      return ev('cmd.get_log', { cid: f.cid, lid: f.lid, len: f.len, off: f.off });
+      return mk(r, 'cmd.get_log', { cid: f.cid, lid: f.lid, len: f.len, off: f.off });
     case 'pci_nvme_setfeat':
-      return ev('cmd.setfeat', { cid: f.cid, fid: f.fid, cdw11: f.cdw11 });
+      return mk(r, 'cmd.setfeat', { cid: f.cid, fid: f.fid, cdw11: f.cdw11 });
     case 'pci_nvme_setfeat_numq':
-      return ev('cmd.numq', { req_cq: f.reqcq, req_sq: f.reqsq, got_cq: f.gotcq, got_sq: f.gotsq });
+      return mk(r, 'cmd.numq', { req_cq: f.reqcq, req_sq: f.reqsq, got_cq: f.gotcq, got_sq: f.gotsq });
     case 'pci_nvme_dbbuf_config':
-      return ev('cmd.dbbuf', { dbs: f.dbs_addr, eis: f.eis_addr });
+      return mk(r, 'cmd.dbbuf', { dbs: f.dbs_addr, eis: f.eis_addr });
     case 'pci_nvme_read':
-      return ev('cmd.rw', { op: 'read', cid: f.cid, nsid: f.nsid, slba: f.lba, blocks: f.nlb, bytes: f.count });
+      return mk(r, 'cmd.rw', { op: 'read', cid: f.cid, nsid: f.nsid, slba: f.lba, blocks: f.nlb, bytes: f.count });
     case 'pci_nvme_write': {
       const zeroes = typeof f.verb === 'string' && f.verb.includes('ZEROES');
-      return ev('cmd.rw', { op: zeroes ? 'write_zeroes' : 'write', cid: f.cid, nsid: f.nsid, slba: f.lba, blocks: f.nlb, bytes: zeroes ? undefined : f.count });
+      return mk(r, 'cmd.rw', { op: zeroes ? 'write_zeroes' : 'write', cid: f.cid, nsid: f.nsid, slba: f.lba, blocks: f.nlb, bytes: zeroes ? undefined : f.count });
     }
     case 'pci_nvme_map_prp':
-      return ev('cmd.prp', { prp1: f.prp1, prp2: f.prp2, len: f.len, first_len: f.trans_len });
+      return mk(r, 'cmd.prp', { prp1: f.prp1, prp2: f.prp2, len: f.len, first_len: f.trans_len });
     case 'pci_nvme_map_sgl':
-      return ev('cmd.sgl', { type: f.typ, len: f.len });
+      return mk(r, 'cmd.sgl', { type: f.typ, len: f.len });
     case 'pci_nvme_dsm_deallocate':
-      return ev('cmd.dsm_range', { slba: f.slba, blocks: f.nlb });
+      return mk(r, 'cmd.dsm_range', { slba: f.slba, blocks: f.nlb });
     case 'pci_nvme_enqueue_req_completion':
-      return ev('cmd.complete', { cid: f.cid, cqid: f.cqid, status: f.status, dw0: f.dw0 });
+      return mk(r, 'cmd.complete', { cid: f.cid, cqid: f.cqid, status: f.status, dw0: f.dw0 });
     case 'pci_nvme_irq_msix':
-      return ev('irq', { mode: 'msix', vector: f.vector });
+      return mk(r, 'irq', { mode: 'msix', vector: f.vector });
     case 'pci_nvme_irq_pin':
-      return ev('irq', { mode: 'pin' });
+      return mk(r, 'irq', { mode: 'pin' });
     case 'pci_nvme_irq_masked':
-      return ev('irq', { mode: 'masked' });
+      return mk(r, 'irq', { mode: 'masked' });
     default:
       return undefined;
   }
