@@ -370,20 +370,27 @@ export class ControllerModel {
   }
 
   /** Details of the command being processed (QEMU prints them on their own lines; ftrace inline). */
+  /**
+   * Fires a detail hook of the command being processed. Scope and binding are built only when the hook has
+   * rules and a rule fails; a method, not closures made per detail line.
+   */
+  private readonly fireDetail = (ev: Ev, cmd: Cmd | undefined, hook: string, scope: () => Scope, binding: () => string, related: SourceRef[] = []): void => {
+    if (!this.engine.hasHook(hook)) return;
+    const cmdRef = (): SourceRef[] => (cmd && cmd.line !== ev.line ? [{ file: this.file, line: cmd.line, raw: cmd.raw, note: 'command submitted here' }] : []);
+    this.engine.fire(hook, scope(), { ev, binding, related: () => [...related, ...cmdRef()], subject: cmd });
+  };
+
   private detail(ev: Ev): void {
     const cmd = this.current;
     const f = ev.f;
-    const subject = cmd;
-    const cmdRef = (): SourceRef[] => (cmd && cmd.line !== ev.line ? [{ file: this.file, line: cmd.line, raw: cmd.raw, note: 'command submitted here' }] : []);
-    // Bindings are built only when a rule fails: a template string per detail line adds up.
-    const fire = (hook: string, scope: () => Scope, binding: () => string, related: SourceRef[] = []): void => {
-      if (this.engine.hasHook(hook)) this.engine.fire(hook, scope(), { ev, binding, related: () => [...related, ...cmdRef()], subject });
-    };
+    const fire = this.fireDetail;
     switch (ev.kind) {
       case 'cmd.create_cq': {
         const cqid = num(f.cqid);
         const existing = this.cqs.get(cqid);
         fire(
+          ev,
+          cmd,
           'cmd.create_cq',
           () => ({ cqid, addr: f.addr ?? null, qsize: num(f.qsize), pc: f.pc === true, ien: f.ien === true, vector: f.vector ?? null, exists: !!existing, granted: this.grantedCq, cap: this.capScope(), page_size: this.pageSize(), cc: { ...decodeCc(this.cc) }, cqes: this.shape.cqes ?? null, msix_vectors: this.shape.msix_vectors ?? null }),
           () => `cq=${cqid}`,
@@ -403,6 +410,8 @@ export class ControllerModel {
         if (existing) related.push({ file: this.file, line: existing.line, raw: existing.raw, note: `SQ ${sqid} already created here` });
         if (cq) related.push({ file: this.file, line: cq.line, raw: cq.raw, note: `CQ ${cqid} created here` });
         fire(
+          ev,
+          cmd,
           'cmd.create_sq',
           () => ({ sqid, cqid, addr: f.addr ?? null, qsize: num(f.qsize), pc: f.pc === true, exists: !!existing, cq_exists: !!cq && cqid !== 0, granted: this.grantedSq, cap: this.capScope(), page_size: this.pageSize(), cc: { ...decodeCc(this.cc) }, sqes: this.shape.sqes ?? null }),
           () => `sq=${sqid}`,
@@ -420,7 +429,7 @@ export class ControllerModel {
       case 'cmd.delete_sq': {
         const qid = num(f.qid);
         const sq = this.sqs.get(qid);
-        fire('cmd.delete_sq', () => ({ qid, exists: !!sq && qid !== 0 }), () => `sq=${qid}`);
+        fire(ev, cmd, 'cmd.delete_sq', () => ({ qid, exists: !!sq && qid !== 0 }), () => `sq=${qid}`);
         this.onSuccess(cmd, () => {
           const gone = this.sqs.get(qid);
           if (gone && qid !== 0) {
@@ -435,6 +444,8 @@ export class ControllerModel {
         const cq = this.cqs.get(qid);
         const bound = cq ? [...cq.sqs].map((s) => this.sqs.get(s)).filter((s): s is SQ => !!s) : [];
         fire(
+          ev,
+          cmd,
           'cmd.delete_cq',
           () => ({ qid, exists: !!cq && qid !== 0, bound_sqs: bound.length, bound_sq: bound[0]?.qid ?? null }),
           () => `cq=${qid}`,
@@ -447,7 +458,7 @@ export class ControllerModel {
       }
       case 'cmd.setfeat':
         if (cmd) cmd.fid = num(f.fid);
-        fire('cmd.setfeat', () => ({ fid: num(f.fid), cdw11: f.cdw11 ?? null, known: this.spec.features.has(num(f.fid)) }), () => `fid=${num(f.fid)}`);
+        fire(ev, cmd, 'cmd.setfeat', () => ({ fid: num(f.fid), cdw11: f.cdw11 ?? null, known: this.spec.features.has(num(f.fid)) }), () => `fid=${num(f.fid)}`);
         return;
       case 'cmd.numq':
         if (f.got_sq !== undefined) {
@@ -457,15 +468,15 @@ export class ControllerModel {
         return;
       case 'cmd.dbbuf':
         this.dbbufRef = this.ref(ev, 'shadow doorbells configured here');
-        fire('cmd.dbbuf', () => ({ dbs: f.dbs ?? null, eis: f.eis ?? null, page_size: this.pageSize() }), () => 'dbbuf');
+        fire(ev, cmd, 'cmd.dbbuf', () => ({ dbs: f.dbs ?? null, eis: f.eis ?? null, page_size: this.pageSize() }), () => 'dbbuf');
         return;
       case 'cmd.identify':
-        fire('cmd.identify', () => ({ cns: num(f.cns), known: this.spec.identifyCns.has(num(f.cns)) }), () => `cns=${num(f.cns)}`);
+        fire(ev, cmd, 'cmd.identify', () => ({ cns: num(f.cns), known: this.spec.identifyCns.has(num(f.cns)) }), () => `cns=${num(f.cns)}`);
         return;
       case 'cmd.get_log': {
         const lid = num(f.lid);
         const lp = this.spec.logPages.get(lid);
-        fire('cmd.get_log', () => ({ lid, len: f.len ?? null, known: lp !== undefined }), () => `lid=${lid}`);
+        fire(ev, cmd, 'cmd.get_log', () => ({ lid, len: f.len ?? null, known: lp !== undefined }), () => `lid=${lid}`);
         return;
       }
       case 'cmd.rw': {
@@ -479,6 +490,8 @@ export class ControllerModel {
         this.disk.onRw(cmd, f);
         const mdtsBytes = this.shape.mdts > 0 ? 2 ** this.shape.mdts * 4096 * 2 ** this.shape.cap.mpsmin : 0;
         fire(
+          ev,
+          cmd,
           'cmd.rw',
           () => ({ op: String(f.op), nsid, slba: f.slba ?? null, blocks, bytes: f.bytes ?? null, lba_size: lba, ns_blocks: this.disk.ns.blocks(nsid) ?? null, mdts_bytes: mdtsBytes, transfers: f.op !== 'write_zeroes', read_only: this.disk.readOnly(nsid) }),
           () => `nsid=${nsid},cid=${cmd?.cid ?? '?'}`,
@@ -491,6 +504,8 @@ export class ControllerModel {
       case 'cmd.prp': {
         const page = this.pageSize();
         fire(
+          ev,
+          cmd,
           'cmd.prp',
           () => ({ prp1: f.prp1 ?? null, prp2: f.prp2 ?? null, len: num(f.len), first_len: num(f.first_len), page_size: page, expected_len: cmd?.rwBytes ?? null }),
           () => `sq=${cmd?.sqid ?? '?'},cid=${cmd?.cid ?? '?'}`,
