@@ -30,6 +30,9 @@ export interface ByteTemplate {
   optSlots: number[];
 }
 
+/** Each byte's value as a hex digit, or -1 (one load per digit instead of three range tests). */
+const HEX_DIGITS = Int8Array.from({ length: 256 }, (_, c) => (c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1));
+
 const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
 export function compileBytes(pieces: Piece[], fieldNames: string[]): ByteTemplate {
@@ -124,7 +127,7 @@ export function compileScanner(t: { ops: ByteOp[] }): ByteScanner {
           out.push('let x = 0; const q = p;');
           if (hex)
             out.push(
-              'while (p < end) { const c = b[p]; let d; if (c >= 48 && c <= 57) d = c - 48; else if (c >= 97 && c <= 102) d = c - 87; else if (c >= 65 && c <= 70) d = c - 55; else break; x = x * 16 + d; p++; }',
+              'while (p < end) { const d = HX[b[p]]; if (d < 0) break; x = x * 16 + d; p++; }',
             );
           else out.push('while (p < end) { const c = b[p]; if (c < 48 || c > 57) break; x = x * 10 + (c - 48); p++; }');
           // Beyond 2^53 the string scanner makes a bigint (or rejects): its business.
@@ -137,5 +140,5 @@ export function compileScanner(t: { ops: ByteOp[] }): ByteScanner {
     return out;
   };
   const src = ['let p = pos;', ...body(t.ops, 'return -1;'), 'return p;'].join('\n');
-  return new Function('b', 'pos', 'end', 'v', 'E', 'o', src) as ByteScanner;
+  return new Function('HX', `return (b, pos, end, v, E, o) => { ${src} };`)(HEX_DIGITS) as ByteScanner;
 }
