@@ -159,6 +159,17 @@ export class QemuByteParser {
     this.widths = Int32Array.from(this.events, (e) => e.width);
     this.skips = Uint8Array.from(this.events, (e) => (e.skip ? 1 : 0));
     this.templates = this.events.map((e) => e.bytes);
+    this.next = new Int16Array(this.events.length).fill(-1);
+  }
+
+  /** The event of the previous line (-1: not an event), and per event the one that followed it last time. */
+  private prev = -1;
+  private readonly next: Int16Array;
+
+  /** A line that is no known event: the next one is looked up afresh. */
+  private forget(): number {
+    this.prev = -1;
+    return SLOW;
   }
 
   /** The index of the event named b[s..s+len), or -1. */
@@ -211,12 +222,33 @@ export class QemuByteParser {
     )
       return SLOW; // not pci_nvme_
     const ns = pos + 9;
+    // Traces repeat: the event that followed this line's predecessor last time is tried first, by comparing
+    // its name (and the space or line end after it) in place, without looking for the space or hashing.
+    let index = -1;
     let ne = ns;
-    while (ne < e && b[ne] !== 32) ne++;
-    const len = ne - ns;
-    if (len === 0) return SLOW;
-    const index = this.find(b, ns, len);
-    if (index < 0) return SLOW;
+    const prev = this.prev;
+    const guess = prev >= 0 ? this.next[prev]! : -1;
+    if (guess >= 0) {
+      const name = this.names[guess]!;
+      const end = ns + name.length;
+      if (end <= e && (end === e || b[end] === 32)) {
+        let j = 0;
+        while (j < name.length && b[ns + j] === name[j]) j++;
+        if (j === name.length) {
+          index = guess;
+          ne = end;
+        }
+      }
+    }
+    if (index < 0) {
+      while (ne < e && b[ne] !== 32) ne++;
+      const len = ne - ns;
+      if (len === 0) return this.forget();
+      index = this.find(b, ns, len);
+      if (index < 0) return this.forget();
+      if (prev >= 0) this.next[prev] = index;
+    }
+    this.prev = index;
     const bodyStart = ne === e ? e : ne + 1;
     const bt = this.templates[index]!;
     const opt = bt.optSlots;
