@@ -47,7 +47,7 @@ function openRaw(name: string): Readable {
     throw new UserError(`${name}: cannot read trace: ${code === 'ENOENT' ? 'no such file' : code ?? String(err)}`);
   }
   if (st.isDirectory()) throw new UserError(`${name}: is a directory, not a trace file`);
-  return fs.createReadStream(name, { highWaterMark: 1 << 16 });
+  return fs.createReadStream(name, { highWaterMark: READ_SIZE });
 }
 
 /**
@@ -72,16 +72,50 @@ export function openPlain(name: string): number | undefined {
   return undefined;
 }
 
+const READ_SIZE = 1 << 16;
+
+/**
+ * Blocking reads of a plain file into one reused buffer. Each step yields the data held (what the consumer left
+ * unused last time, then what was read) and whether the file has ended; the consumer answers, through next(),
+ * how much of it it used, and the rest moves to the buffer's front (the buffer doubles for a rest as long as
+ * itself). A yielded view is valid until the next step.
+ */
+export function* plainReads(fd: number): Generator<{ data: Buffer; ended: boolean }, void, number> {
+  let buf = Buffer.allocUnsafe(READ_SIZE);
+  let have = 0;
+  for (;;) {
+    if (have === buf.length) {
+      const bigger = Buffer.allocUnsafe(buf.length * 2);
+      buf.copy(bigger, 0, 0, have);
+      buf = bigger;
+    }
+    const n = fs.readSync(fd, buf, have, buf.length - have, null);
+    const used = yield { data: buf.subarray(0, have + n), ended: n === 0 };
+    if (n === 0) return;
+    buf.copy(buf, 0, used, have + n);
+    have = have + n - used;
+  }
+}
+
+/** A trace's first bytes must be text (see looksBinary). */
+export function checkText(first: Buffer, display: string): void {
+  if (looksBinary(first)) throw new UserError(`${display}: binary data, not a text trace (first bytes are not text)`);
+}
+
+export function emptyFile(display: string): UserError {
+  return new UserError(`${display}: empty file, nothing to check`);
+}
+
 /**
  * Peeks at the first chunk to decide on gunzip, then yields raw Buffers. blocking: a plain file is read with
- * blocking reads into one reused buffer (each chunk is valid until the next is asked for).
+ * plainReads (each chunk is valid until the next is asked for).
  */
 export async function* bytes(name: string, blocking = false): AsyncGenerator<Buffer> {
   const fd = blocking ? openPlain(name) : undefined;
   if (fd !== undefined) {
-    const buf = Buffer.allocUnsafe(1 << 16);
     try {
-      for (let n = fs.readSync(fd, buf); n > 0; n = fs.readSync(fd, buf)) yield buf.subarray(0, n);
+      const reads = plainReads(fd);
+      for (let r = reads.next(); !r.done && !r.value.ended; r = reads.next(r.value.data.length)) yield r.value.data;
     } finally {
       fs.closeSync(fd);
     }
@@ -157,7 +191,7 @@ export function openLines(name: string, blocking = false): LineSource {
       for await (const buf of bytes(name, blocking)) {
         if (!sawAny) {
           sawAny = true;
-          if (looksBinary(buf)) throw new UserError(`${display}: binary data, not a text trace (first bytes are not text)`);
+          checkText(buf, display);
         }
         const text = carry + decoder.write(buf);
         const lines: string[] = [];
@@ -178,7 +212,7 @@ export function openLines(name: string, blocking = false): LineSource {
       }
       const tail = carry + decoder.end();
       if (tail.length) yield { firstLine: lineNo, lines: [tail.endsWith('\r') ? tail.slice(0, -1) : tail], unterminated: true };
-      if (!sawAny) throw new UserError(`${display}: empty file, nothing to check`);
+      if (!sawAny) throw emptyFile(display);
     },
   };
 }

@@ -1,8 +1,7 @@
 import { isAscii } from 'node:buffer';
-import { closeSync, fstatSync, readSync } from 'node:fs';
-import { bytes, looksBinary, openPlain, type LineBatch } from './lines.js';
+import { closeSync, fstatSync } from 'node:fs';
+import { bytes, checkText, emptyFile, openPlain, plainReads, type LineBatch } from './lines.js';
 import { QemuByteParser, SKIP, SLOW, latin1 } from '../parse/qemu-bytes.js';
-import { UserError } from '../util/errors.js';
 
 /**
  * A QEMU trace read as bytes and typed as it is split: each line is handed to the byte parser straight from
@@ -45,8 +44,6 @@ export function toLineBatch(t: TypedBatch): LineBatch {
   for (let i = 0; i < n; i++) lines[i] = text.slice(t.starts[i], t.ends[i]);
   return { firstLine: n ? t.lineNos[0]! : t.lastLine, lines, lineNos: t.lineNos, skipped: t.skipped, lastLine: t.lastLine, unterminated: t.unterminated, pre: { events: t.events, vals: t.vals, strs: t.strs } };
 }
-
-const CHUNK = 1 << 16;
 
 /**
  * Types lines batch by batch, numbering them from lineNo. Work arrays are reused from batch to batch; each
@@ -97,7 +94,7 @@ export class LineTyper {
       } else break;
       // CRLF traces (serial consoles) lose their CR here.
       if (e > ls && buf[e - 1] === 13) e--;
-      if (nv + room > vals.length) this.vals = vals = growF(vals, vals.length * 2);
+      if (nv + room > vals.length) this.vals = vals = grow(vals, vals.length * 2);
       const r = FAST ? parser.line(buf, ls, e, vals, nv) : SLOW;
       n++;
       if (r === SKIP) {
@@ -109,9 +106,7 @@ export class LineTyper {
         this.starts = starts = grow(starts, cap);
         this.lineEnds = lineEnds = grow(lineEnds, cap);
         this.lineNos = lineNos = grow(lineNos, cap);
-        const ev2 = new Int16Array(cap);
-        ev2.set(events);
-        this.events = events = ev2;
+        this.events = events = grow(events, cap);
       }
       starts[kept] = ls;
       lineEnds[kept] = e;
@@ -155,7 +150,7 @@ export async function* typedQemuBatches(name: string, opts: { wanted?: Set<strin
   if (fd !== undefined) {
     try {
       const size = fstatSync(fd).size;
-      if (size === 0) throw new UserError(`${display}: empty file, nothing to check`);
+      if (size === 0) throw emptyFile(display);
       yield* fileBatches(fd, typer, display);
     } finally {
       closeSync(fd);
@@ -167,7 +162,7 @@ export async function* typedQemuBatches(name: string, opts: { wanted?: Set<strin
   for await (const chunk of bytes(name)) {
     if (!sawAny) {
       sawAny = true;
-      if (looksBinary(chunk)) throw new UserError(`${display}: binary data, not a text trace (first bytes are not text)`);
+      checkText(chunk, display);
     }
     const buf = carry ? Buffer.concat([carry, chunk]) : chunk;
     const { batch: b, rest } = typer.batch(buf, false);
@@ -178,44 +173,29 @@ export async function* typedQemuBatches(name: string, opts: { wanted?: Set<strin
     const { batch: b } = typer.batch(carry, true);
     if (b) yield b;
   }
-  if (!sawAny) throw new UserError(`${display}: empty file, nothing to check`);
+  if (!sawAny) throw emptyFile(display);
 }
 
-/**
- * Types a plain file with blocking reads into one reused buffer, one batch at a time: the line that
- * straddles two reads moves to the buffer's front (the buffer doubles for a line longer than itself).
- */
+/** Types a plain file with blocking reads (plainReads), one batch at a time. */
 function* fileBatches(fd: number, typer: LineTyper, display: string): Generator<TypedBatch> {
-  let buf = Buffer.allocUnsafe(CHUNK);
-  let have = 0;
+  const reads = plainReads(fd);
   let first = true;
-  for (;;) {
-    if (have === buf.length) {
-      const bigger = Buffer.allocUnsafe(buf.length * 2);
-      buf.copy(bigger, 0, 0, have);
-      buf = bigger;
-    }
-    const n = readSync(fd, buf, have, buf.length - have, null);
-    if (first && n > 0) {
+  for (let r = reads.next(); !r.done; ) {
+    const { data, ended } = r.value;
+    if (first && data.length > 0) {
       first = false;
-      if (looksBinary(buf.subarray(0, n))) throw new UserError(`${display}: binary data, not a text trace (first bytes are not text)`);
+      checkText(data, display);
     }
-    const { batch: b, rest } = typer.batch(buf.subarray(0, have + n), n === 0);
+    const { batch: b, rest } = typer.batch(data, ended);
     if (b) yield b;
-    if (n === 0) return;
-    buf.copy(buf, 0, rest, have + n);
-    have = have + n - rest;
+    if (ended) return;
+    r = reads.next(rest);
   }
 }
 
-function growF(a: Float64Array, cap: number): Float64Array<ArrayBuffer> {
-  const b = new Float64Array(cap);
-  b.set(a);
-  return b;
-}
-
-function grow(a: Int32Array, cap: number): Int32Array<ArrayBuffer> {
-  const b = new Int32Array(cap);
+/** A typed array of the same kind, `cap` long, starting with a's contents. */
+function grow<T extends Int16Array<ArrayBuffer> | Int32Array<ArrayBuffer> | Float64Array<ArrayBuffer>>(a: T, cap: number): T {
+  const b = new (a.constructor as new (n: number) => T)(cap);
   b.set(a);
   return b;
 }
