@@ -17,16 +17,6 @@ import type { Fields } from './template.js';
 export const SLOW = -1;
 export const SKIP = -2;
 
-export interface ByteEvent {
-  def: EventDef;
-  bytes: ByteTemplate;
-  skip: boolean;
-  /** Number of values (template fields). */
-  width: number;
-  /** Slots of its text (str/word) fields. */
-  textSlots: number[];
-}
-
 /** Every QEMU event by a stable index (sorted names), the same on every thread that loads the same spec. */
 export function qemuEventTable(defs: Map<string, EventDef> = loadEventDefs('qemu')): EventDef[] {
   return [...defs.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
@@ -117,7 +107,6 @@ interface TextEntry {
 const TEXT_CACHE_MAX = 4096;
 
 export class QemuByteParser {
-  readonly events: ByteEvent[];
   /**
    * Event names by a hash of their length and four of their bytes (after the pci_nvme_ prefix; which ones is
    * found at construction), open addressing: slot -> event index + 1 (0: no event). A hit is confirmed by
@@ -127,10 +116,14 @@ export class QemuByteParser {
   private readonly at: Int8Array;
   /** Each event's name after the prefix, as bytes. */
   private readonly names: Uint8Array[];
-  /** Per event index: its value count, and whether the consumer only needs it validated. */
+  /**
+   * Per event index: its compiled template, its value count, whether the consumer only needs it validated,
+   * and the slots of its text (str/word) fields.
+   */
+  private readonly templates: ByteTemplate[];
   readonly widths: Int32Array;
   private readonly skips: Uint8Array;
-  private readonly templates: ByteTemplate[];
+  private readonly textSlots: number[][];
   /** Widest event: the room a caller leaves in its value array before each line. */
   readonly width: number;
   private readonly ends: Int32Array;
@@ -147,19 +140,13 @@ export class QemuByteParser {
     if (!found) HASHES.set(key, (found = nameHash(this.names)));
     this.slots = found.slots;
     this.at = found.at;
-    let width = 1;
-    this.events = table.map((def) => {
-      const bytes = compileBytes(def.tpl.pieces, def.tpl.fieldNames);
-      width = Math.max(width, bytes.width);
-      const textSlots = def.tpl.fieldTypes.flatMap((t, k) => (t === 'str' || t === 'word' ? [k] : []));
-      return { def, bytes, skip: opts.wanted !== undefined && def.cls === 'info' && !opts.wanted.has(def.name), width: bytes.width, textSlots };
-    });
-    this.width = width;
-    this.ends = new Int32Array(width);
-    this.widths = Int32Array.from(this.events, (e) => e.width);
-    this.skips = Uint8Array.from(this.events, (e) => (e.skip ? 1 : 0));
-    this.templates = this.events.map((e) => e.bytes);
-    this.next = new Int16Array(this.events.length).fill(-1);
+    this.templates = table.map((def) => compileBytes(def.tpl.pieces, def.tpl.fieldNames));
+    this.widths = Int32Array.from(this.templates, (t) => t.width);
+    this.skips = Uint8Array.from(table, (def) => (opts.wanted !== undefined && def.cls === 'info' && !opts.wanted.has(def.name) ? 1 : 0));
+    this.textSlots = table.map((def) => def.tpl.fieldTypes.flatMap((t, k) => (t === 'str' || t === 'word' ? [k] : [])));
+    this.width = Math.max(1, ...this.widths);
+    this.ends = new Int32Array(this.width);
+    this.next = new Int16Array(table.length).fill(-1);
   }
 
   /** The event of the previous line (-1: not an event), and per event the one that followed it last time. */
@@ -194,7 +181,7 @@ export class QemuByteParser {
 
   /**
    * Types the line b[s..e) (no newline, no CR): an event index, SKIP or SLOW. A typed event's values are in
-   * out[o..o + events[index].width), text values as indexes into the batch's strings; NaN for a field of an
+   * out[o..o + widths[index]), text values as indexes into the batch's strings; NaN for a field of an
    * optional group that is not there. The caller leaves `width` values of room at o.
    */
   line(b: Uint8Array, s: number, e: number, out: Float64Array, o: number): number {
@@ -255,8 +242,7 @@ export class QemuByteParser {
     for (let k = 0; k < opt.length; k++) out[o + opt[k]!] = NaN;
     if (bt.scan(b, bodyStart, e, out, this.ends, o) !== e) return SLOW;
     if (this.skips[index] === 1) return SKIP;
-    const ev = this.events[index]!;
-    const ts = ev.textSlots;
+    const ts = this.textSlots[index]!;
     for (let k = 0; k < ts.length; k++) {
       const slot = ts[k]!;
       const start = out[o + slot]!;

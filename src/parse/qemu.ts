@@ -103,16 +103,20 @@ export class QemuParser implements LineParser {
    * width(index).
    */
   decode(index: number, vals: Float64Array, at: number, strs: string[], text: string, line: number): TraceRecord {
-    const b = (this.builders ??= qemuEventTable(this.defs).map(fieldsBuilder))[index]!;
+    const b = this.builders()[index]!;
     return { name: b.def.name, fields: b.build(vals, at, strs), line, raw: text, cls: b.def.cls };
   }
 
   /** How many values an event of this index takes in the typed arrays. */
   width(index: number): number {
-    return (this.builders ??= qemuEventTable(this.defs).map(fieldsBuilder))[index]!.width;
+    return this.builders()[index]!.width;
   }
 
-  private builders?: FieldsBuilder[];
+  private builderTable?: FieldsBuilder[];
+  /** Record builders by the byte parser's event index, made on first use. */
+  private builders(): FieldsBuilder[] {
+    return (this.builderTable ??= qemuEventTable(this.defs).map(fieldsBuilder));
+  }
 
   parse(text: string, line: number): TraceRecord | undefined {
     let pos = 0;

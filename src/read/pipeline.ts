@@ -39,23 +39,21 @@ export function pipelinedBatches(file: string): { batches: AsyncGenerator<LineBa
     failure = e;
     wake?.();
   });
-  return { batches: consume(worker, queue, () => failure, (w) => (wake = w)), close: async () => void (await worker.terminate()) };
-}
-
-async function* consume(worker: Worker, queue: Msg[], failed: () => Error | undefined, onWake: (w: () => void) => void): AsyncGenerator<LineBatch> {
-  try {
-    for (;;) {
-      while (queue.length === 0 && !failed()) await new Promise<void>((r) => onWake(r));
-      const failure = failed();
-      if (failure) throw failure;
-      const m = queue.shift()!;
-      if (m.error) throw m.error.user ? new UserError(m.error.message, m.error.details) : new Error(m.error.message);
-      if (m.done) return;
-      // Acknowledged on receipt: the reader may go on while these are checked.
-      worker.postMessage('ack');
-      for (const b of m.batches!) yield toLineBatch(b);
+  async function* batches(): AsyncGenerator<LineBatch> {
+    try {
+      for (;;) {
+        while (queue.length === 0 && !failure) await new Promise<void>((r) => (wake = r));
+        if (failure) throw failure;
+        const m = queue.shift()!;
+        if (m.error) throw m.error.user ? new UserError(m.error.message, m.error.details) : new Error(m.error.message);
+        if (m.done) return;
+        // Acknowledged on receipt: the reader may go on while these are checked.
+        worker.postMessage('ack');
+        for (const b of m.batches!) yield toLineBatch(b);
+      }
+    } finally {
+      await worker.terminate();
     }
-  } finally {
-    await worker.terminate();
   }
+  return { batches: batches(), close: async () => void (await worker.terminate()) };
 }
