@@ -8,6 +8,13 @@ import { UserError } from '../src/util/errors.js';
 import { validateSpecDir } from '../src/specs/load.js';
 import { ROOT, tmpdir } from './helpers.js';
 
+/** A proof rule file in a fresh directory: the rules schema header, then the given rule lines. */
+function proofRuleFile(name: string, ruleLines: string[]): string {
+  const file = path.join(tmpdir(), name);
+  fs.writeFileSync(file, ['# yaml-language-server: $schema=../../specs/schema/rules.schema.json', 'kind: rules', 'family: proof', 'rules:', ...ruleLines, ''].join('\n'));
+  return file;
+}
+
 describe('proof-line, shape and DMA specs', () => {
   it('validate against their schemas (specs/, examples/evidence, conformance)', () => {
     for (const d of ['specs/proof-lines', 'specs/shapes', 'specs/dma', 'specs/rules/proof-lines.yaml', 'specs/rules/dma-classification.yaml', 'examples/evidence', 'conformance/proof-lines', 'conformance/dma-classification']) {
@@ -54,26 +61,16 @@ describe('proof-line, shape and DMA specs', () => {
   });
 
   it('rejects a rule whose check options are wrong, with file:line:col', () => {
-    const dir = tmpdir();
-    const file = path.join(dir, 'bad-rules.yaml');
-    fs.writeFileSync(
-      file,
-      [
-        '# yaml-language-server: $schema=../../specs/schema/rules.schema.json',
-        'kind: rules',
-        'family: proof',
-        'rules:',
-        '  - id: proof-test-bad',
-        '    severity: error',
-        '    title: bad options',
-        '    message: "{field} {nonsense}"',
-        '    section: test',
-        '    explanation: a rule with a misspelt option',
-        '    given: proof:dma-backend-selection',
-        '    then: { check: field-equals, feilds: { backend: bounce-buffer } }',
-        '',
-      ].join('\n'),
-    );
+    const file = proofRuleFile('bad-rules.yaml', [
+      '  - id: proof-test-bad',
+      '    severity: error',
+      '    title: bad options',
+      '    message: "{field} {nonsense}"',
+      '    section: test',
+      '    explanation: a rule with a misspelt option',
+      '    given: proof:dma-backend-selection',
+      '    then: { check: field-equals, feilds: { backend: bounce-buffer } }',
+    ]);
     let err: unknown;
     try {
       loadProofRules(loadProofKinds(), [file]);
@@ -86,26 +83,16 @@ describe('proof-line, shape and DMA specs', () => {
   });
 
   it('a new rule of an existing check kind needs no code: field-equals on a live proof', () => {
-    const dir = tmpdir();
-    const file = path.join(dir, 'extra.yaml');
-    fs.writeFileSync(
-      file,
-      [
-        '# yaml-language-server: $schema=../../specs/schema/rules.schema.json',
-        'kind: rules',
-        'family: proof',
-        'rules:',
-        '  - id: proof-live-polled',
-        '    severity: error',
-        '    title: completion polled',
-        '    message: "`{field}={value}`, expected {expected}"',
-        '    section: seed 002 §6',
-        '    explanation: the live proof claims no MSI-X delivery',
-        '    given: proof:nvme-live-storage-proof',
-        '    then: { check: field-equals, fields: { io_cq_completion: polled-io-cq } }',
-        '',
-      ].join('\n'),
-    );
+    const file = proofRuleFile('extra.yaml', [
+      '  - id: proof-live-polled',
+      '    severity: error',
+      '    title: completion polled',
+      '    message: "`{field}={value}`, expected {expected}"',
+      '    section: seed 002 §6',
+      '    explanation: the live proof claims no MSI-X delivery',
+      '    given: proof:nvme-live-storage-proof',
+      '    then: { check: field-equals, fields: { io_cq_completion: polled-io-cq } }',
+    ]);
     const { rules } = loadProofRules(loadProofKinds(), [...PROOF_RULE_FILES.map((f) => specPath('rules', f)), file]);
     const added = rules.find((r) => r.meta.id === 'proof-live-polled')!;
     expect(added.check).toBe('field-equals');
