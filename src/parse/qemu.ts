@@ -1,7 +1,7 @@
 import type * as ohm from 'ohm-js';
 import { grammarFromFile } from '../util/ohm.js';
 import { loadEventDefs, type EventDef } from './event-spec.js';
-import { qemuEventTable } from './qemu-bytes.js';
+import { qemuEventTable } from './qemu-wasm.js';
 import { diagnose, slowMatch, MAX_OHM_DIAGNOSIS, type Fields } from './template.js';
 
 /** NVMEPROOF_NO_FAST_PATH=1 parses every line with the Ohm grammars only (slow; for cross-checking). */
@@ -97,7 +97,7 @@ export class QemuParser implements LineParser {
   }
 
   /**
-   * The record of a line the byte parser typed (parse/qemu-bytes.ts): rebuilt from its values, without
+   * The record of a line the WebAssembly typer typed (parse/qemu-wasm.ts): rebuilt from its values, without
    * scanning the text again. Values are in template field order; NaN is a field of an absent optional group;
    * text fields are indexes into strs. Returns the record; the next record's values start at `at` plus
    * width(index).

@@ -1,7 +1,8 @@
 import { isAscii } from 'node:buffer';
 import { closeSync, fstatSync } from 'node:fs';
 import { bytes, checkText, emptyFile, openPlain, plainReads, type LineBatch } from './lines.js';
-import { QemuByteParser, SKIP, SLOW, latin1 } from '../parse/qemu-bytes.js';
+import { QemuWasmTyper, SLOW } from '../parse/qemu-wasm.js';
+import type { EventDef } from '../parse/event-spec.js';
 
 /**
  * A QEMU trace read as bytes and typed as it is split: each line is handed to the byte parser straight from
@@ -46,22 +47,21 @@ export function toLineBatch(t: TypedBatch): LineBatch {
 }
 
 /**
- * Types lines batch by batch, numbering them from lineNo. Work arrays are reused from batch to batch; each
- * batch leaves with copies of what it filled.
+ * Types lines batch by batch, numbering them from lineNo: the WebAssembly typer (parse/qemu-wasm.ts) splits and
+ * types a chunk; text values become strings here, each distinct one made once. A batch leaves with copies of
+ * what the typer filled.
  */
 export class LineTyper {
-  readonly parser: QemuByteParser;
+  private readonly typer: QemuWasmTyper;
   /** Number of the next line. */
   lineNo = 1;
-  private cap = 2048;
-  private starts = new Int32Array(this.cap);
-  private lineEnds = new Int32Array(this.cap);
-  private lineNos = new Int32Array(this.cap);
-  private events = new Int16Array(this.cap);
-  private vals = new Float64Array(this.cap * 8);
+  /** Whether the last batch stopped because the typer's outputs were full (call again with the rest). */
+  full = false;
+  private texts = new Map<number, TextEntry>();
 
-  constructor(wanted?: Set<string>) {
-    this.parser = new QemuByteParser({ wanted });
+  /** defs: the QEMU event specs (default: specs/trace/qemu-events.yaml). */
+  constructor(wanted?: Set<string>, defs?: Map<string, EventDef>) {
+    this.typer = new QemuWasmTyper({ wanted, defs });
   }
 
   /**
@@ -69,73 +69,103 @@ export class LineTyper {
    * Returns the batch (none when no line was there) and where the first line it did not take starts.
    */
   batch(buf: Buffer, unterminated: boolean): { batch: TypedBatch | undefined; rest: number } {
-    const parser = this.parser;
-    const room = parser.width;
-    const widths = parser.widths;
-    let { starts, lineEnds, lineNos, events, vals } = this;
-    let nv = 0;
+    if (!FAST) return this.slowBatch(buf, unterminated);
+    const c = this.typer.type(buf, unterminated, this.lineNo);
+    const s = c.rest;
+    this.full = c.lines > 0 && s < buf.length && (unterminated || buf.lastIndexOf(10) >= s);
+    if (c.lines === 0) return { batch: undefined, rest: s };
+    const vals = c.vals.slice();
     const strs: string[] = [];
-    parser.beginBatch(strs);
-    let kept = 0;
-    let skipped = 0;
-    let n = 0;
-    let s = 0;
-    const len = buf.length;
-    for (;;) {
-      const ls = s;
-      let e: number;
-      const nl = buf.indexOf(10, ls);
-      if (nl !== -1) {
-        s = nl + 1;
-        e = nl;
-      } else if (unterminated && ls < len) {
-        s = len;
-        e = len;
-      } else break;
-      // CRLF traces (serial consoles) lose their CR here.
-      if (e > ls && buf[e - 1] === 13) e--;
-      if (nv + room > vals.length) this.vals = vals = grow(vals, vals.length * 2);
-      const r = FAST ? parser.line(buf, ls, e, vals, nv) : SLOW;
-      n++;
-      if (r === SKIP) {
-        skipped++;
-        continue;
-      }
-      if (kept === this.cap) {
-        const cap = (this.cap *= 2);
-        this.starts = starts = grow(starts, cap);
-        this.lineEnds = lineEnds = grow(lineEnds, cap);
-        this.lineNos = lineNos = grow(lineNos, cap);
-        this.events = events = grow(events, cap);
-      }
-      starts[kept] = ls;
-      lineEnds[kept] = e;
-      lineNos[kept] = this.lineNo + n - 1;
-      events[kept] = r;
-      kept++;
-      if (r >= 0) nv += widths[r]!;
-    }
-    if (n === 0) return { batch: undefined, rest: s };
-    const lastLine = this.lineNo + n - 1;
-    this.lineNo += n;
-    const text = textOf(buf, starts, lineEnds, kept);
+    const t = c.texts;
+    for (let k = 0; k < t.length; k += 4) vals[t[k]!] = this.text(buf, t[k + 1]!, t[k + 2]!, t[k + 3]! >>> 0, strs);
+    const lastLine = this.lineNo + c.lines - 1;
+    this.lineNo += c.lines;
+    const text = textOf(buf, c.starts, c.ends, c.kept);
     return {
       batch: {
         bytes: text.bytes,
         text: text.text,
         starts: text.starts,
         ends: text.ends,
-        lineNos: lineNos.slice(0, kept),
-        events: events.slice(0, kept),
-        vals: vals.slice(0, nv),
+        lineNos: c.lineNos.slice(),
+        events: c.events.slice(),
+        vals,
         strs,
-        skipped,
+        skipped: c.skipped,
         lastLine,
-        unterminated: unterminated && s === len,
+        unterminated: unterminated && s === buf.length,
       },
       rest: s,
     };
   }
+
+  /** NVMEPROOF_NO_FAST_PATH=1: every line as text, for the string parser. */
+  private slowBatch(buf: Buffer, unterminated: boolean): { batch: TypedBatch | undefined; rest: number } {
+    const starts: number[] = [];
+    const ends: number[] = [];
+    let s = 0;
+    for (;;) {
+      const nl = buf.indexOf(10, s);
+      let e: number;
+      const ls = s;
+      if (nl !== -1) {
+        s = nl + 1;
+        e = nl;
+      } else if (unterminated && s < buf.length) {
+        s = e = buf.length;
+      } else break;
+      if (e > ls && buf[e - 1] === 13) e--;
+      starts.push(ls);
+      ends.push(e);
+    }
+    this.full = false;
+    const n = starts.length;
+    if (n === 0) return { batch: undefined, rest: s };
+    const lineNos = Int32Array.from({ length: n }, (_, i) => this.lineNo + i);
+    this.lineNo += n;
+    const text = textOf(buf, Int32Array.from(starts), Int32Array.from(ends), n);
+    const batch: TypedBatch = { ...text, lineNos, events: new Int16Array(n).fill(SLOW), vals: new Float64Array(0), strs: [], skipped: 0, lastLine: this.lineNo - 1, unterminated: unterminated && s === buf.length };
+    return { batch, rest: s };
+  }
+
+  /** The batch index of the text b[s..e) (hash h): the same string object each time it recurs, made once. */
+  private text(b: Buffer, s: number, e: number, h: number, strs: string[]): number {
+    let t = this.texts.get(h);
+    if (t === undefined || !sameBytes(t.bytes, b, s, e)) {
+      if (this.texts.size >= TEXT_CACHE_MAX) this.texts = new Map();
+      // A copy: the read buffer is reused.
+      t = { bytes: Uint8Array.prototype.slice.call(b, s, e), str: latin1(b, s, e), strs: undefined, id: 0 };
+      this.texts.set(h, t);
+    }
+    if (t.strs !== strs) {
+      t.strs = strs;
+      t.id = strs.length;
+      strs.push(t.str);
+    }
+    return t.id;
+  }
+}
+
+interface TextEntry {
+  bytes: Uint8Array;
+  str: string;
+  /** The batch strings it was last put in, and its index there. */
+  strs: string[] | undefined;
+  id: number;
+}
+
+/** Distinct text values kept for reuse; a trace has a few dozen (command names, verbs). */
+const TEXT_CACHE_MAX = 4096;
+
+function sameBytes(a: Uint8Array, b: Uint8Array, s: number, e: number): boolean {
+  if (a.length !== e - s) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[s + i]) return false;
+  return true;
+}
+
+/** ASCII text (the typer refused anything else) from a byte span. */
+export function latin1(b: Uint8Array, s: number, e: number): string {
+  return Buffer.prototype.latin1Slice.call(b, s, e) as string;
 }
 
 /**
@@ -165,15 +195,22 @@ export async function* typedQemuBatches(name: string, opts: { wanted?: Set<strin
       checkText(chunk, display);
     }
     const buf = carry ? Buffer.concat([carry, chunk]) : chunk;
-    const { batch: b, rest } = typer.batch(buf, false);
+    const rest = yield* typeAll(typer, buf, false);
     carry = rest < buf.length ? buf.subarray(rest) : undefined;
-    if (b) yield b;
   }
-  if (carry) {
-    const { batch: b } = typer.batch(carry, true);
-    if (b) yield b;
-  }
+  if (carry) yield* typeAll(typer, carry, true);
   if (!sawAny) throw emptyFile(display);
+}
+
+/** Every batch of buf (more than one only when the typer fills up); returns where the lines it took end. */
+function* typeAll(typer: LineTyper, buf: Buffer, unterminated: boolean): Generator<TypedBatch, number> {
+  let at = 0;
+  for (;;) {
+    const { batch: b, rest } = typer.batch(at === 0 ? buf : buf.subarray(at), unterminated);
+    at += rest;
+    if (b) yield b;
+    if (!typer.full) return at;
+  }
 }
 
 /** Types a plain file with blocking reads (plainReads), one batch at a time. */
@@ -186,18 +223,10 @@ function* fileBatches(fd: number, typer: LineTyper, display: string): Generator<
       first = false;
       checkText(data, display);
     }
-    const { batch: b, rest } = typer.batch(data, ended);
-    if (b) yield b;
+    const rest = yield* typeAll(typer, data, ended);
     if (ended) return;
     r = reads.next(rest);
   }
-}
-
-/** A typed array of the same kind, `cap` long, starting with a's contents. */
-function grow<T extends Int16Array<ArrayBuffer> | Int32Array<ArrayBuffer> | Float64Array<ArrayBuffer>>(a: T, cap: number): T {
-  const b = new (a.constructor as new (n: number) => T)(cap);
-  b.set(a);
-  return b;
 }
 
 /**
