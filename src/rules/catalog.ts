@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Node } from 'yaml';
 import { listSpecFiles, loadSpecFile, type LoadedSpec, yamlLib } from '../specs/load.js';
 import { specPath } from '../util/paths.js';
-import { compileExprCached, ExprError, type Compiled } from './expr.js';
+import { compileAst, parseExprCached, ExprError, type Ast, type Compiled } from './expr.js';
 import { UserError, type Located } from '../util/errors.js';
 import type { RuleMeta } from '../findings/finding.js';
 import { CHECK_KINDS } from './check-kinds.js';
@@ -32,6 +32,8 @@ export interface CompiledRule {
   when?: Compiled;
   /** Compiled expressions among then's options (keys listed per check kind). */
   exprs: Record<string, Compiled>;
+  /** The same as syntax trees (or numbers), for the engine's one function per hook. */
+  asts: { when?: Ast; exprs: Record<string, Ast | number> };
   file: string;
   domain: string;
 }
@@ -76,9 +78,13 @@ export function loadCatalog(extraDirs: string[] = [], opts: { families?: string[
         problems.push({ ...where('id'), message: `duplicate rule id '${r.id}' (also in ${path.relative(process.cwd(), cat.byId.get(r.id)!.file)})` });
         return;
       }
+      const asts: CompiledRule['asts'] = { exprs: {} };
       const compile = (src: string, key: string, sub?: string): Compiled | undefined => {
         try {
-          return compileExprCached(src);
+          const ast = parseExprCached(src);
+          if (key === 'when') asts.when = ast;
+          else asts.exprs[sub!] = ast;
+          return compileAst(ast);
         } catch (err) {
           if (!(err instanceof ExprError)) throw err;
           const p = where(key, sub);
@@ -95,7 +101,10 @@ export function loadCatalog(extraDirs: string[] = [], opts: { families?: string[
       const exprs: Record<string, Compiled> = {};
       for (const k of keys) {
         const src = r.then[k];
-        if (typeof src === 'number') exprs[k] = () => src;
+        if (typeof src === 'number') {
+          exprs[k] = () => src;
+          asts.exprs[k] = src;
+        }
         else if (typeof src === 'string') {
           const c = compile(src, 'then', k);
           if (c) exprs[k] = c;
@@ -107,7 +116,7 @@ export function loadCatalog(extraDirs: string[] = [], opts: { families?: string[
         return;
       }
       const meta = ruleMeta(r, spec.data.family);
-      const rule: CompiledRule = { meta, spec: r, given: r.given, when, exprs, file, domain: kind.domain };
+      const rule: CompiledRule = { meta, spec: r, given: r.given, when, exprs, asts, file, domain: kind.domain };
       cat.rules.push(rule);
       cat.byId.set(r.id, rule);
       if (kind.domain !== 'wire') return;

@@ -257,40 +257,56 @@ const HELPERS = { truthy, compare, bitop, arith, BUILTINS };
  * compiler allows.
  */
 export function compileAst(n: Ast): Compiled {
-  const consts: Value[] = [];
-  let temps = 0;
-  const q = (x: string): string => JSON.stringify(x);
-  const gen = (n: Ast): string => {
+  const g = new ExprCodeGen();
+  const expr = g.gen(n);
+  return g.build('s', `return ${expr};`) as Compiled;
+}
+
+/**
+ * JavaScript source for expressions over one scope `s`, sharing constants and temporaries: compileAst makes one
+ * function of one expression; the rule engine makes one function of every rule at a hook (engine.ts).
+ */
+export class ExprCodeGen {
+  private readonly consts: Value[] = [];
+  private temps = 0;
+
+  /** A fresh temporary variable (declared by build()). */
+  temp(): string {
+    return `t${this.temps++}`;
+  }
+
+  /** A value the code reads as K[i] (big literals, builtins, anything that must not be pasted in as text). */
+  constant(v: Value): string {
+    this.consts.push(v);
+    return `K[${this.consts.length - 1}]`;
+  }
+
+  gen(n: Ast): string {
+    const q = (x: string): string => JSON.stringify(x);
     switch (n.t) {
       case 'lit':
-        if (n.big !== undefined) {
-          consts.push(BigInt(n.big));
-          return `K[${consts.length - 1}]`;
-        }
+        if (n.big !== undefined) return this.constant(BigInt(n.big));
         if (typeof n.v === 'string') return q(n.v);
         return n.v === null ? 'null' : String(n.v);
       case 'var':
         return `s[${q(n.name)}]`;
       case 'not':
-        return `!H.truthy(${gen(n.e)})`;
+        return `!H.truthy(${this.gen(n.e)})`;
       case 'neg':
-        return `H.arith("-", 0, ${gen(n.e)})`;
+        return `H.arith("-", 0, ${this.gen(n.e)})`;
       case 'member': {
-        const t = `t${temps++}`;
-        return `((${t} = ${gen(n.obj)}) && typeof ${t} === "object" && !Array.isArray(${t}) ? ${t}[${q(n.key)}] : undefined)`;
+        const t = this.temp();
+        return `((${t} = ${this.gen(n.obj)}) && typeof ${t} === "object" && !Array.isArray(${t}) ? ${t}[${q(n.key)}] : undefined)`;
       }
       case 'call': {
-        const args = n.args.map(gen).join(', ');
-        if (BUILTINS[n.fn] !== undefined) {
-          consts.push(BUILTINS[n.fn]!);
-          return `K[${consts.length - 1}](${args})`;
-        }
-        const t = `t${temps++}`;
+        const args = n.args.map((x) => this.gen(x)).join(', ');
+        if (BUILTINS[n.fn] !== undefined) return `${this.constant(BUILTINS[n.fn]!)}(${args})`;
+        const t = this.temp();
         return `(typeof (${t} = s[${q(n.fn)}]) === "function" ? ${t}(${args}) : undefined)`;
       }
       case 'bin': {
-        const a = gen(n.a);
-        const b = gen(n.b);
+        const a = this.gen(n.a);
+        const b = this.gen(n.b);
         switch (opKind(n.op)) {
           case 'or':
             return `(H.truthy(${a}) || H.truthy(${b}))`;
@@ -305,10 +321,13 @@ export function compileAst(n: Ast): Compiled {
         }
       }
     }
-  };
-  const expr = gen(n);
-  const decl = temps ? `let ${Array.from({ length: temps }, (_, i) => `t${i}`).join(', ')}; ` : '';
-  return new Function('H', 'K', `return (s) => { ${decl}return ${expr}; };`)(HELPERS, consts) as Compiled;
+  }
+
+  /** One function of the given parameters (the first is the scope `s`) running body, with the temporaries declared. */
+  build(params: string, body: string): (...args: never[]) => unknown {
+    const decl = this.temps ? `let ${Array.from({ length: this.temps }, (_, i) => `t${i}`).join(', ')}; ` : '';
+    return new Function('H', 'K', `return (${params}) => { ${decl}${body} };`)(HELPERS, this.consts) as (...args: never[]) => unknown;
+  }
 }
 
 export class ExprError extends Error {
@@ -338,7 +357,8 @@ export function compileExpr(src: string): Compiled {
  * compileExpr with the syntax tree cached by source text (parsing with Ohm is the slow part of loading a
  * catalog). Throws ExprError for bad syntax, cached or not.
  */
-export function compileExprCached(src: string): Compiled {
+/** The syntax tree of an expression (cached by its text); throws ExprError. */
+export function parseExprCached(src: string): Ast {
   const ast = cached<Ast | { error: string; offset: number }>(cacheKey('expr-v1', src), () => {
     try {
       return parseExpr(src);
@@ -348,5 +368,9 @@ export function compileExprCached(src: string): Compiled {
     }
   });
   if ('error' in ast) throw new ExprError(ast.error, ast.offset);
-  return compileAst(ast);
+  return ast;
+}
+
+export function compileExprCached(src: string): Compiled {
+  return compileAst(parseExprCached(src));
 }
