@@ -64,10 +64,10 @@ function compileHook(rules: CompiledRule[]): HookFn {
     let pass: string;
     switch (CHECKS.indexOf(r.spec.then.check)) {
       case 0:
-        pass = `H.truthy(${code(x.that)})`;
+        pass = g.truthy(code(x.that));
         break;
       case 1:
-        pass = `H.truthy(${g.constant(BUILTINS.aligned!)}(${code(x.value)}, ${code(x.to)}))`;
+        pass = g.truthy(`${g.constant(BUILTINS.aligned!)}(${code(x.value)}, ${code(x.to)})`);
         break;
       case 2:
       case 3: {
@@ -80,7 +80,7 @@ function compileHook(rules: CompiledRule[]): HookFn {
       default:
         pass = 'true';
     }
-    const when = r.asts.when === undefined ? 'true' : `H.truthy(${g.gen(r.asts.when)})`;
+    const when = r.asts.when === undefined ? 'true' : g.truthy(g.gen(r.asts.when));
     return `if (${when}) { hit[${i}] = 1; if (!${pass}) failed[n++] = ${i}; }`;
   });
   return g.build('s, hit, failed', `let n = 0; ${parts.join('\n')} return n;`) as HookFn;

@@ -245,6 +245,9 @@ export function closureCompile(n: Ast): Compiled {
   }
 }
 
+/** The language's comparison operators as JavaScript's on two numbers (a fixed table: nothing is pasted in). */
+const JS_COMPARE: Record<string, string> = { '==': '===', '!=': '!==', '<': '<', '>': '>', '<=': '<=', '>=': '>=' };
+
 /** What generated expression code may call: the evaluation helpers and the builtins, nothing else. */
 const HELPERS = { truthy, compare, bitop, arith, BUILTINS };
 
@@ -291,7 +294,7 @@ export class ExprCodeGen {
       case 'var':
         return `s[${q(n.name)}]`;
       case 'not':
-        return `!H.truthy(${this.gen(n.e)})`;
+        return `!${this.truthy(this.gen(n.e))}`;
       case 'neg':
         return `H.arith("-", 0, ${this.gen(n.e)})`;
       case 'member': {
@@ -309,11 +312,16 @@ export class ExprCodeGen {
         const b = this.gen(n.b);
         switch (opKind(n.op)) {
           case 'or':
-            return `(H.truthy(${a}) || H.truthy(${b}))`;
+            return `(${this.truthy(a)} || ${this.truthy(b)})`;
           case 'and':
-            return `(H.truthy(${a}) && H.truthy(${b}))`;
-          case 'compare':
-            return `H.compare(${q(n.op)}, ${a}, ${b})`;
+            return `(${this.truthy(a)} && ${this.truthy(b)})`;
+          case 'compare': {
+            // Two numbers (nearly every comparison a rule makes) compare inline; anything else as compare() says.
+            const x = this.temp();
+            const y = this.temp();
+            const js = JS_COMPARE[n.op]!;
+            return `((${x} = ${a}), (${y} = ${b}), typeof ${x} === "number" && typeof ${y} === "number" ? ${x} ${js} ${y} : H.compare(${q(n.op)}, ${x}, ${y}))`;
+          }
           case 'bit':
             return `H.bitop(${q(n.op)}, ${a}, ${b})`;
           default:
@@ -321,6 +329,12 @@ export class ExprCodeGen {
         }
       }
     }
+  }
+
+  /** Code for truthy(code): booleans (what rules mostly test) inline. */
+  truthy(code: string): string {
+    const t = this.temp();
+    return `((${t} = ${code}) === true || (${t} !== false && H.truthy(${t})))`;
   }
 
   /** One function of the given parameters (the first is the scope `s`) running body, with the temporaries declared. */
