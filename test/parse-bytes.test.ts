@@ -188,9 +188,12 @@ describe('blocking reads', () => {
     };
     const streamed = await collect(false);
     expect(await collect(true)).toEqual(streamed);
-    const typed = async (blocking: boolean): Promise<unknown[]> => {
+    const typed = async (blocking: boolean, transfer = false): Promise<unknown[]> => {
       const out: unknown[] = [];
-      for await (const t of typedQemuBatches(f, { wanted: QEMU_MODEL_EVENTS, blocking })) {
+      for await (const t of typedQemuBatches(f, { wanted: QEMU_MODEL_EVENTS, blocking, transfer })) {
+        // Kept lines as bytes for another thread, or as text for this one.
+        expect(t.bytes !== undefined || t.text !== undefined).toBe(true);
+        if (t.bytes !== undefined) expect(transfer).toBe(true);
         const b = toLineBatch(t);
         b.lines.forEach((l, i) => out.push([b.lineNos![i], l, t.events[i]]));
         out.push(['batch end', t.lastLine, t.unterminated, t.skipped]);
@@ -199,6 +202,7 @@ describe('blocking reads', () => {
     };
     const a = await typed(false);
     expect(await typed(true)).toEqual(a);
+    expect(await typed(true, true)).toEqual(a);
     expect(a.length).toBeGreaterThan(1000);
   });
 });

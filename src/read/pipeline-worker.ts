@@ -27,7 +27,7 @@ async function send(batches: TypedBatch[]): Promise<void> {
 async function main(): Promise<void> {
   let out: TypedBatch[] = [];
   let first = true;
-  for await (const b of typedQemuBatches(file, { wanted: QEMU_MODEL_EVENTS, blocking: true })) {
+  for await (const b of typedQemuBatches(file, { wanted: QEMU_MODEL_EVENTS, blocking: true, transfer: true })) {
     out.push(b);
     // The first batch goes at once, so the checking thread starts early.
     if (out.length >= PER_MESSAGE || first) {

@@ -59,8 +59,11 @@ export class LineTyper {
   full = false;
   private texts = new Map<number, TextEntry>();
 
-  /** defs: the QEMU event specs (default: specs/trace/qemu-events.yaml). */
-  constructor(wanted?: Set<string>, defs?: Map<string, EventDef>) {
+  /**
+   * defs: the QEMU event specs (default: specs/trace/qemu-events.yaml). transfer: batches will go to another
+   * thread (the kept lines stay bytes, decoded there), rather than be used on this one (decoded at once).
+   */
+  constructor(wanted?: Set<string>, defs?: Map<string, EventDef>, private readonly transfer = false) {
     this.typer = new QemuWasmTyper({ wanted, defs });
   }
 
@@ -80,7 +83,7 @@ export class LineTyper {
     for (let k = 0; k < t.length; k += 4) vals[t[k]!] = this.text(buf, t[k + 1]!, t[k + 2]!, t[k + 3]! >>> 0, strs);
     const lastLine = this.lineNo + c.lines - 1;
     this.lineNo += c.lines;
-    const text = textOf(buf, c.starts, c.ends, c.kept);
+    const text = textOf(buf, c.starts, c.ends, c.kept, this.transfer);
     return {
       batch: {
         bytes: text.bytes,
@@ -123,7 +126,7 @@ export class LineTyper {
     if (n === 0) return { batch: undefined, rest: s };
     const lineNos = Int32Array.from({ length: n }, (_, i) => this.lineNo + i);
     this.lineNo += n;
-    const text = textOf(buf, Int32Array.from(starts), Int32Array.from(ends), n);
+    const text = textOf(buf, Int32Array.from(starts), Int32Array.from(ends), n, this.transfer);
     const batch: TypedBatch = { ...text, lineNos, events: new Int16Array(n).fill(SLOW), vals: new Float64Array(0), strs: [], skipped: 0, lastLine: this.lineNo - 1, unterminated: unterminated && s === buf.length };
     return { batch, rest: s };
   }
@@ -171,11 +174,11 @@ export function latin1(b: Uint8Array, s: number, e: number): string {
 /**
  * opts.wanted: the events to type (others are validated and dropped; default: all). opts.blocking: read a
  * plain file with blocking reads into one reused buffer (for a thread that has nothing else to do meanwhile:
- * no stream machinery, no buffer per read).
+ * no stream machinery, no buffer per read). opts.transfer: the batches go to another thread.
  */
-export async function* typedQemuBatches(name: string, opts: { wanted?: Set<string>; blocking?: boolean } = {}): AsyncGenerator<TypedBatch> {
+export async function* typedQemuBatches(name: string, opts: { wanted?: Set<string>; blocking?: boolean; transfer?: boolean } = {}): AsyncGenerator<TypedBatch> {
   const display = name === '-' ? '<stdin>' : name;
-  const typer = new LineTyper(opts.wanted);
+  const typer = new LineTyper(opts.wanted, undefined, opts.transfer);
   const fd = opts.blocking ? openPlain(name) : undefined;
   if (fd !== undefined) {
     try {
@@ -230,30 +233,28 @@ function* fileBatches(fd: number, typer: LineTyper, display: string): Generator<
 }
 
 /**
- * The kept lines, cut out of the chunk. An ASCII chunk (every real QEMU trace) gives the bytes from its first
- * kept line to its last in one copy, dropped lines included: one copy is cheaper than one per run of kept lines
- * (measured: the 10M-line check ~7% faster), and decoding them is the checking thread's work, which waits for
- * the reading thread on large files. Otherwise each kept line is decoded as UTF-8 on its own and they are
- * joined.
+ * The kept lines, cut out of the chunk. An ASCII chunk (every real QEMU trace) gives the chunk up to its last
+ * kept line in one piece, dropped lines included (one copy is cheaper than one per run of kept lines: the
+ * 10M-line check ~7% faster), so line offsets stay the chunk's own: as bytes for another thread (decoding
+ * them is the checking thread's work, and the reading thread is the one the other waits for on large
+ * files), or decoded at once for this one (no copy in between). Only well-formed events are dropped, and
+ * those are ASCII, so the lines before the first kept one never make a chunk non-ASCII. Otherwise each kept
+ * line is decoded as UTF-8 on its own and they are joined.
  */
 function textOf(
   buf: Buffer,
   starts: Int32Array,
   ends: Int32Array,
   n: number,
+  transfer: boolean,
 ): { bytes?: Uint8Array<ArrayBuffer>; text?: string; starts: Int32Array<ArrayBuffer>; ends: Int32Array<ArrayBuffer> } {
-  if (n === 0) return { text: '', starts: starts.slice(0, 0), ends: ends.slice(0, 0) };
-  const from = starts[0]!;
+  if (n === 0) return { text: '', starts: new Int32Array(0), ends: new Int32Array(0) };
   const to = ends[n - 1]!;
-  if (isAscii(buf.subarray(from, to))) {
-    const s = new Int32Array(n);
-    const e = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      s[i] = starts[i]! - from;
-      e[i] = ends[i]! - from;
-    }
-    // A copy (the read buffer is reused), with a buffer of its own (it may be transferred to another thread).
-    return { bytes: new Uint8Array(buf.subarray(from, to)), starts: s, ends: e };
+  if (isAscii(buf.subarray(0, to))) {
+    // Copies either way: the read buffer is reused (and bytes may be transferred to another thread).
+    const s = starts.slice(0, n);
+    const e = ends.slice(0, n);
+    return transfer ? { bytes: new Uint8Array(buf.subarray(0, to)), starts: s, ends: e } : { text: latin1(buf, 0, to), starts: s, ends: e };
   }
   const parts: string[] = [];
   const s = new Int32Array(n);
