@@ -15,7 +15,7 @@ import { PACKAGE_ROOT } from '../util/paths.js';
 /**
  * npm run bench [-- --lines N]: builds a large QEMU trace by repeating the I/O phase of the bundled real
  * trace (examples/linux-mixed-io.log), then measures, each in its own process so peak RSS is its own:
- * the raw floor (read + split, blocking reads), the same through a read stream, parse-only (byte parser, and
+ * the raw floor (read + split, blocking reads), the same through a read stream, parse-only (WebAssembly typer, and
  * the string parser it replaced), and the full check. Prints lines/s, ratio to the floor, peak RSS.
  */
 
@@ -43,7 +43,7 @@ async function phase(mode: string, file: string): Promise<{ lines: number; secon
     }
     if (records === 0) throw new Error('no records');
   } else if (mode === 'parse-text') {
-    // The same with the string parser (split into strings, then parse each): what the byte parser replaced.
+    // The same with the string parser (split into strings, then parse each): what the typer replaced.
     const p = new QemuParser();
     for await (const b of openLines(file, true).batches()) {
       const ls = b.lines;

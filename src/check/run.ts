@@ -42,7 +42,7 @@ function usePipeline(name: string, opts: CheckOptions): boolean {
 }
 
 export interface CheckOptions {
-  /** false: parse QEMU lines as strings only (the byte parser's reference, for tests); default: type them from the read buffer. */
+  /** false: parse QEMU lines as strings only (the WebAssembly typer's reference, for tests); default: type them from the read buffer. */
   byteParsing?: boolean;
   /** false: read on this thread only (the worker pool already spreads files over the cores); true: always use the reading thread; default: for files of 48 MiB or more. */
   pipeline?: boolean;

@@ -113,7 +113,7 @@ export class QemuParser implements LineParser {
   }
 
   private builderTable?: FieldsBuilder[];
-  /** Record builders by the byte parser's event index, made on first use. */
+  /** Record builders by the typer's event index (parse/qemu-wasm.ts), made on first use. */
   private builders(): FieldsBuilder[] {
     return (this.builderTable ??= qemuEventTable(this.defs).map(fieldsBuilder));
   }

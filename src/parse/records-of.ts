@@ -3,7 +3,7 @@ import type { LineParser, TraceRecord } from './record.js';
 import { QemuParser } from './qemu.js';
 
 /**
- * The records of a batch of lines, in order: lines the byte parser already typed (read/qemu-batches.ts) are
+ * The records of a batch of lines, in order: lines the WebAssembly typer already typed (read/qemu-batches.ts) are
  * rebuilt from their values; every other line is parsed here as text (which also counts, reports and
  * explains what is not a well-formed event).
  */

@@ -5,12 +5,12 @@ import { QemuWasmTyper, SLOW } from '../parse/qemu-wasm.js';
 import type { EventDef } from '../parse/event-spec.js';
 
 /**
- * A QEMU trace read as bytes and typed as it is split: each line is handed to the byte parser straight from
+ * A QEMU trace read as bytes and typed as it is split: each chunk goes to the WebAssembly typer straight from
  * the read buffer. Well-formed events the consumer does not need are validated and dropped; wanted events
- * travel as numbers (typed arrays); only the lines the byte parser declines (other output, unknown events,
- * bad lines, non-ASCII text) go on as text for the string parser. A batch is plain data (typed arrays, and
- * the kept lines as bytes), so it crosses a thread boundary cheaply (read/pipeline.ts) or is used where it
- * was made.
+ * travel as numbers (typed arrays); only the lines the typer declines (other output, unknown events, bad
+ * lines, non-ASCII text) go on as text for the string parser. A batch is plain data (typed arrays, and the
+ * kept lines as text, or as bytes for another thread), so it crosses a thread boundary cheaply
+ * (read/pipeline.ts) or is used where it was made.
  */
 
 /** NVMEPROOF_NO_FAST_PATH=1 sends every line to the string parser (which then uses the Ohm grammars). */
