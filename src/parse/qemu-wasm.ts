@@ -4,6 +4,7 @@ import { loadEventDefs, type EventDef } from './event-spec.js';
 import { K_DEC, K_HEX, K_LIT, K_OPT, K_STR, K_WORD, toOps, type Op } from './template.js';
 import { PACKAGE_ROOT } from '../util/paths.js';
 import { UserError } from '../util/errors.js';
+import { OP_DEC, OP_END, OP_HEX, OP_LIT, OP_NAN, OP_OPT, OP_OPT_END, OP_STR, OP_WORD } from '../wasm/ops.js';
 
 /**
  * The host of the WebAssembly line typer (src/wasm/typer.ts): lays the QEMU event specs out in its memory
@@ -28,17 +29,6 @@ const CAP_LINES = 16384;
 const CAP_VALS = CAP_LINES * 8;
 const CAP_TEXTS = CAP_LINES * 2;
 const PAGE = 65536;
-
-// Program ops (src/wasm/typer.ts).
-const OP_END = 0;
-const OP_LIT = 1;
-const OP_DEC = 2;
-const OP_HEX = 3;
-const OP_WORD = 4;
-const OP_STR = 5;
-const OP_OPT = 6;
-const OP_OPT_END = 7;
-const OP_NAN = 8;
 
 interface TyperExports {
   memory: WebAssembly.Memory;

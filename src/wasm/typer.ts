@@ -13,19 +13,10 @@
 // specs: the name hash, each event's compiled template as a small program, widths, skip flags, text slots.
 // Nothing here knows an event name.
 
+import { OP_DEC, OP_HEX, OP_LIT, OP_NAN, OP_OPT, OP_OPT_END, OP_STR, OP_WORD } from './ops';
+
 // Per line verdicts (parse/qemu-wasm.ts).
 const SLOW: i32 = -1;
-
-// Template program ops (one i32 word each, then operands).
-const OP_END: i32 = 0;
-const OP_LIT: i32 = 1; // n, then its bytes packed four to a word
-const OP_DEC: i32 = 2; // slot, max digits, has limit, limit (u32), signed
-const OP_HEX: i32 = 3; // slot, max digits, has limit, limit (u32), signed
-const OP_WORD: i32 = 4; // slot
-const OP_STR: i32 = 5; // slot, anchored, until length (-1: none), then its bytes
-const OP_OPT: i32 = 6; // address of the word after the group's OPT_END
-const OP_OPT_END: i32 = 7;
-const OP_NAN: i32 = 8; // slot: a field of an optional group, absent unless the group fits
 
 const MAX_SAFE: f64 = 9007199254740991;
 const SLOT_MASK: u32 = 4095;
