@@ -40,6 +40,7 @@ interface TyperExports {
   textCount(): number;
   lineCount(): number;
   skippedCount(): number;
+  stoppedFull(): number;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -132,6 +133,8 @@ function packed(s: string): number[] {
 export interface TypedChunk {
   /** Offset of the first line not taken. */
   rest: number;
+  /** The outputs filled up before the chunk's lines ran out: call again with the rest. */
+  full: boolean;
   /** Lines taken (kept + skipped). */
   lines: number;
   kept: number;
@@ -262,6 +265,7 @@ export class QemuWasmTyper {
       lines: x.lineCount(),
       kept,
       skipped: x.skippedCount(),
+      full: x.stoppedFull() === 1,
       starts: new Int32Array(mem, a.starts, kept),
       ends: new Int32Array(mem, a.ends, kept),
       lineNos: new Int32Array(mem, a.lineNos, kept),

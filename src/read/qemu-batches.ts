@@ -1,7 +1,7 @@
 import { isAscii } from 'node:buffer';
 import { closeSync, fstatSync } from 'node:fs';
 import { bytes, checkText, emptyFile, openPlain, plainReads, type LineBatch } from './lines.js';
-import { QemuWasmTyper, SLOW } from '../parse/qemu-wasm.js';
+import { QemuWasmTyper } from '../parse/qemu-wasm.js';
 import type { EventDef } from '../parse/event-spec.js';
 
 /**
@@ -64,7 +64,8 @@ export class LineTyper {
    * thread (the kept lines stay bytes, decoded there), rather than be used on this one (decoded at once).
    */
   constructor(wanted?: Set<string>, defs?: Map<string, EventDef>, private readonly transfer = false) {
-    this.typer = new QemuWasmTyper({ wanted, defs });
+    // Without the fast path the typer knows no event: it only splits, and every line goes on as text.
+    this.typer = new QemuWasmTyper({ wanted, defs: FAST ? defs : new Map() });
   }
 
   /**
@@ -72,10 +73,9 @@ export class LineTyper {
    * Returns the batch (none when no line was there) and where the first line it did not take starts.
    */
   batch(buf: Buffer, unterminated: boolean): { batch: TypedBatch | undefined; rest: number } {
-    if (!FAST) return this.slowBatch(buf, unterminated);
     const c = this.typer.type(buf, unterminated, this.lineNo);
     const s = c.rest;
-    this.full = c.lines > 0 && s < buf.length && (unterminated || buf.lastIndexOf(10) >= s);
+    this.full = c.full;
     if (c.lines === 0) return { batch: undefined, rest: s };
     const vals = c.vals.slice();
     const strs: string[] = [];
@@ -100,35 +100,6 @@ export class LineTyper {
       },
       rest: s,
     };
-  }
-
-  /** NVMEPROOF_NO_FAST_PATH=1: every line as text, for the string parser. */
-  private slowBatch(buf: Buffer, unterminated: boolean): { batch: TypedBatch | undefined; rest: number } {
-    const starts: number[] = [];
-    const ends: number[] = [];
-    let s = 0;
-    for (;;) {
-      const nl = buf.indexOf(10, s);
-      let e: number;
-      const ls = s;
-      if (nl !== -1) {
-        s = nl + 1;
-        e = nl;
-      } else if (unterminated && s < buf.length) {
-        s = e = buf.length;
-      } else break;
-      if (e > ls && buf[e - 1] === 13) e--;
-      starts.push(ls);
-      ends.push(e);
-    }
-    this.full = false;
-    const n = starts.length;
-    if (n === 0) return { batch: undefined, rest: s };
-    const lineNos = Int32Array.from({ length: n }, (_, i) => this.lineNo + i);
-    this.lineNo += n;
-    const text = textOf(buf, Int32Array.from(starts), Int32Array.from(ends), n, this.transfer);
-    const batch: TypedBatch = { ...text, lineNos, events: new Int16Array(n).fill(SLOW), vals: new Float64Array(0), strs: [], skipped: 0, lastLine: this.lineNo - 1, unterminated: unterminated && s === buf.length };
-    return { batch, rest: s };
   }
 
   /** The batch index of the text b[s..e) (hash h): the same string object each time it recurs, made once. */

@@ -50,6 +50,8 @@ let nVals: i32 = 0;
 let nTexts: i32 = 0;
 let nLines: i32 = 0;
 let nSkipped: i32 = 0;
+/** 1 when the call stopped because the outputs were full (the host calls again with the rest). */
+let full: i32 = 0;
 
 export function configure(
   slots: usize, nameTable: usize, programTable: usize, widthTable: usize, skipTable: usize, textTable: usize,
@@ -84,6 +86,7 @@ export function valueCount(): i32 { return nVals; }
 export function textCount(): i32 { return nTexts; }
 export function lineCount(): i32 { return nLines; }
 export function skippedCount(): i32 { return nSkipped; }
+export function stoppedFull(): i32 { return full; }
 
 /**
  * Types the lines of buf[0..len): each ended by a newline, the last by len when `unterminated`. Stops early
@@ -95,8 +98,13 @@ export function typeLines(buf: usize, len: i32, unterminated: i32, firstLineNo: 
   nTexts = 0;
   nLines = 0;
   nSkipped = 0;
+  full = 0;
   let s: i32 = 0;
-  while (kept < capLines && nVals + maxWidth <= capVals && nTexts + maxTexts <= capTexts) {
+  for (;;) {
+    if (kept >= capLines || nVals + maxWidth > capVals || nTexts + maxTexts > capTexts) {
+      full = 1;
+      break;
+    }
     const ls = s;
     let e = indexOfByte(buf, ls, len, 10);
     if (e < len) s = e + 1;
