@@ -223,7 +223,8 @@ async function checkEvents(name: string, opts: CheckOptions, src: EventSource): 
       source: 'model',
     });
   }
-  findings.sort((a, b) => a.line - b.line || a.rule.localeCompare(b.rule));
+  // Rule ids are lower-case ASCII: code-unit order is the locale's, without ICU's start-up cost.
+  findings.sort((a, b) => a.line - b.line || (a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : 0));
   events += parser.skipped + skippedUpstream;
   if (events === 0 && parser.diagnostics.length === 0) {
     throw new UserError(`${file}: no NVMe events found in ${lines} line(s) (read as ${format}); nothing was checked`);

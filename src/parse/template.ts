@@ -124,7 +124,7 @@ const LIMIT: Record<string, number> = { u8: 0xff, u16: 0xffff, u32: 0xffffffff, 
 /** Result of a fast match: the fields, or -1-position of the first mismatch (so callers can skip Ohm when they only need a yes/no). */
 export interface CompiledTemplate {
   pieces: Piece[];
-  ops: Op[];
+  readonly ops: Op[];
   fieldNames: string[];
   /** The type of each field, in fieldNames order. */
   fieldTypes: HoleType[];
@@ -299,21 +299,26 @@ export function compilePieces(pieces: Piece[]): CompiledTemplate {
   const collect = (ps: Piece[]): void =>
     ps.forEach((p) => (p.t === 'hole' ? (fieldNames.push(p.name), fieldTypes.push(p.type)) : p.t === 'opt' ? collect(p.pieces) : undefined));
   collect(pieces);
-  const ops = toOps(pieces, true);
-  const validator = validatorFor(pieces);
+  // Scanner ops and validator are made on first use: a trace uses a few dozen of the ~200 templates, and the
+  // typed path (parse/qemu-wasm.ts) needs neither.
+  let ops: Op[] | undefined;
+  let validator: RegExp | undefined;
   return {
     pieces,
-    ops,
+    get ops(): Op[] {
+      return (ops ??= toOps(pieces, true));
+    },
     fieldNames,
     fieldTypes,
     match(line: string, start: number): Fields | null {
       const out: Fields = {};
-      const end = scan(ops, line, start, out);
+      const end = scan((ops ??= toOps(pieces, true)), line, start, out);
       return end === line.length ? out : null;
     },
     fits(line: string, start: number, _scratch: Fields): boolean {
-      validator.lastIndex = start;
-      return validator.test(line);
+      const re = (validator ??= validatorFor(pieces));
+      re.lastIndex = start;
+      return re.test(line);
     },
   };
 }

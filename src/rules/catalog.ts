@@ -3,12 +3,12 @@ import path from 'node:path';
 import type { Node } from 'yaml';
 import { listSpecFiles, loadSpecFile, type LoadedSpec, yamlLib } from '../specs/load.js';
 import { specPath } from '../util/paths.js';
-import { compileAst, parseExprCached, ExprError, type Ast, type Compiled } from './expr.js';
+import { parseExprCached, ExprError, type Ast } from './expr.js';
 import { UserError, type Located } from '../util/errors.js';
 import type { RuleMeta } from '../findings/finding.js';
 import { CHECK_KINDS } from './check-kinds.js';
 
-/** The rule catalog: specs/rules/*.yaml (plus --rules DIR), schema-checked, expressions compiled once. */
+/** The rule catalog: specs/rules/*.yaml (plus --rules DIR), schema-checked, expressions parsed once (the engine compiles them per hook). */
 
 /** The metadata reports need, from a rule as written. */
 export function ruleMeta(r: RuleSpec, family: string): RuleMeta {
@@ -29,10 +29,10 @@ export interface CompiledRule {
   meta: RuleMeta;
   spec: RuleSpec;
   given?: string;
-  when?: Compiled;
-  /** Compiled expressions among then's options (keys listed per check kind). */
-  exprs: Record<string, Compiled>;
-  /** The same as syntax trees (or numbers), for the engine's one function per hook. */
+  /**
+   * `when` and the expressions among then's options (keys listed per check kind), as syntax trees (or
+   * numbers): the engine compiles every rule of a hook into one function (rules/engine.ts).
+   */
   asts: { when?: Ast; exprs: Record<string, Ast | number> };
   file: string;
   domain: string;
@@ -79,17 +79,15 @@ export function loadCatalog(extraDirs: string[] = [], opts: { families?: string[
         return;
       }
       const asts: CompiledRule['asts'] = { exprs: {} };
-      const compile = (src: string, key: string, sub?: string): Compiled | undefined => {
+      const parse = (src: string, key: string, sub?: string): void => {
         try {
           const ast = parseExprCached(src);
           if (key === 'when') asts.when = ast;
           else asts.exprs[sub!] = ast;
-          return compileAst(ast);
         } catch (err) {
           if (!(err instanceof ExprError)) throw err;
           const p = where(key, sub);
           problems.push({ file, line: p.line, col: p.col + err.offset, message: `${r.id}: ${err.message}` });
-          return undefined;
         }
       };
       const kind = CHECK_KINDS[r.then.check];
@@ -97,26 +95,19 @@ export function loadCatalog(extraDirs: string[] = [], opts: { families?: string[
         problems.push({ ...where('then', 'check'), message: `${r.id}: unknown check kind '${r.then.check}' (known: ${Object.keys(CHECK_KINDS).join(', ')})` });
         return;
       }
-      const keys = kind.exprs;
-      const exprs: Record<string, Compiled> = {};
-      for (const k of keys) {
+      for (const k of kind.exprs) {
         const src = r.then[k];
-        if (typeof src === 'number') {
-          exprs[k] = () => src;
-          asts.exprs[k] = src;
-        }
-        else if (typeof src === 'string') {
-          const c = compile(src, 'then', k);
-          if (c) exprs[k] = c;
-        } else problems.push({ ...where('then'), message: `${r.id}: check '${r.then.check}' needs option '${k}'` });
+        if (typeof src === 'number') asts.exprs[k] = src;
+        else if (typeof src === 'string') parse(src, 'then', k);
+        else problems.push({ ...where('then'), message: `${r.id}: check '${r.then.check}' needs option '${k}'` });
       }
-      const when = r.when ? compile(r.when, 'when') : undefined;
+      if (r.when) parse(r.when, 'when');
       if (kind.needsGiven && !r.given) {
         problems.push({ ...where('then'), message: `${r.id}: check '${r.then.check}' needs 'given' (the moment it looks at)` });
         return;
       }
       const meta = ruleMeta(r, spec.data.family);
-      const rule: CompiledRule = { meta, spec: r, given: r.given, when, exprs, asts, file, domain: kind.domain };
+      const rule: CompiledRule = { meta, spec: r, given: r.given, asts, file, domain: kind.domain };
       cat.rules.push(rule);
       cat.byId.set(r.id, rule);
       if (kind.domain !== 'wire') return;
