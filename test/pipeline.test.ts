@@ -3,8 +3,27 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { checkTrace } from '../src/check/run.js';
 import { EXAMPLES, readLines, tmpdir } from './helpers.js';
+import { typedQemuBatches, toLineBatch, type FilePoint } from '../src/read/qemu-batches.js';
+import { QEMU_MODEL_EVENTS } from '../src/normalise/qemu.js';
+import { HANDOFF } from '../src/read/handoff.js';
+import { buildTrace } from '../src/bench/trace.js';
+import { QemuParser } from '../src/parse/qemu.js';
+import { recordsOf } from '../src/parse/records-of.js';
 
-/** The two-thread reader must not change a single finding, line number or count. */
+/** Every record of the typed batches (line number, event, values, text), and the batches' counts. */
+async function typedLines(f: string, opts: Parameters<typeof typedQemuBatches>[1]): Promise<{ lines: unknown[]; skipped: number; last: number }> {
+  const lines: unknown[] = [];
+  const parser = new QemuParser({ wanted: QEMU_MODEL_EVENTS });
+  let skipped = 0;
+  let last = 0;
+  for await (const t of typedQemuBatches(f, { wanted: QEMU_MODEL_EVENTS, blocking: true, ...opts })) {
+    recordsOf(toLineBatch(t), parser, (r) => lines.push([r.line, r.name, r.fields, r.raw]));
+    skipped += t.skipped;
+    last = t.lastLine;
+  }
+  return { lines: [...lines, ['diagnostics', parser.diagnostics, [...parser.unknownEvents], parser.otherLines]], skipped, last };
+}
+
 describe('pipelined reading', () => {
   it('gives the same result as one thread on a trace with faults, malformed lines and a truncated end', async () => {
     const lines = readLines(path.join(EXAMPLES, 'linux-mixed-io.log'));
@@ -28,6 +47,56 @@ describe('pipelined reading', () => {
     expect(one.findings.map((x) => x.rule)).toEqual(expect.arrayContaining(['prp-prp1-dword-aligned', 'queue-doorbell-in-range', 'trace-malformed-line']));
     expect(one.findings.some((x) => x.line === ma + 1 && x.rule === 'trace-malformed-line')).toBe(true);
     expect(one.findings.some((x) => x.line === lines.length + 1 && x.rule === 'trace-malformed-line')).toBe(true);
+  });
+});
+
+describe('handing the rest of a file to the reading thread', () => {
+  it('loses, repeats and renumbers no line, wherever the hand-over falls', async () => {
+    const lines = readLines(path.join(EXAMPLES, 'linux-mixed-io.log'));
+    lines.splice(7000, 0, 'pci_nvme_some_new_event 1 2 3', '[    3.1] random serial noise', 'pci_nvme_map_addr addr 0x len x');
+    const f = path.join(tmpdir(), 'handoff.log');
+    fs.writeFileSync(f, lines.join('\n') + '\npci_nvme_mmio_read addr 0x');
+    const whole = await typedLines(f, {});
+    expect(whole.lines.length).toBeGreaterThan(5000);
+    // Hand over after the k-th chunk (64 KiB each): the first, the middle, the last but one; and never.
+    for (const k of [1, 7, 15, 1000]) {
+      let chunks = 0;
+      let point: FilePoint | undefined;
+      const head = await typedLines(f, { handoff: (next) => (++chunks === k ? ((point = next), true) : false) });
+      const rest = point ? await typedLines(f, { from: () => point }) : { lines: [['diagnostics', [], [], 0]], skipped: 0, last: head.last };
+      const h = head.lines.slice(0, -1);
+      const r = rest.lines.slice(0, -1);
+      expect([...h, ...r]).toEqual(whole.lines.slice(0, -1));
+      // Problems found on either side of the hand-over are all found, once.
+      const [, hd, hu, ho] = head.lines.at(-1) as [string, unknown[], [string, number][], number];
+      const [, rd, ru, ro] = rest.lines.at(-1) as [string, unknown[], [string, number][], number];
+      const [, wd, wu, wo] = whole.lines.at(-1) as [string, unknown[], [string, number][], number];
+      expect([...hd, ...rd]).toEqual(wd);
+      expect(ho + ro).toBe(wo);
+      expect([...hu, ...ru].reduce((a, [, n]) => a + n, 0)).toBe(wu.reduce((a, [, n]) => a + n, 0));
+      expect(head.skipped + rest.skipped).toBe(whole.skipped);
+      expect(rest.last).toBe(whole.last);
+      if (k < 1000) expect(point!.offset).toBeGreaterThan(0);
+    }
+    // Nothing to start from: no batches.
+    expect((await typedLines(f, { from: () => undefined })).lines.length).toBe(1);
+  });
+
+  it('hands over only to a waiting reader, and a cancelled reader takes nothing', () => {
+    const ctl = HANDOFF.create();
+    expect(HANDOFF.give(ctl, { offset: 10, lineNo: 2 })).toBe(false);
+    HANDOFF.cancel(ctl);
+    expect(HANDOFF.take(ctl)).toBeUndefined();
+  });
+
+  it('checks a file the same wherever the reading thread takes over', async () => {
+    // The hand-over point depends on when the reader has booted: early in a 300k-line trace, late in a small one.
+    const big = path.join(tmpdir(), 'big.log');
+    buildTrace(300_000, big);
+    for (const f of [path.join(EXAMPLES, 'linux-mixed-io.log'), big]) {
+      const one = await checkTrace(f, { pipeline: false });
+      expect(await checkTrace(f, { pipeline: true })).toEqual(one);
+    }
   });
 });
 

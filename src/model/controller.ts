@@ -1,6 +1,6 @@
 import type { SourceRef } from '../findings/finding.js';
 import type { Ev } from '../normalise/event.js';
-import type { RuleEngine, Flaggable } from '../rules/engine.js';
+import type { RuleEngine, Flaggable, Hook } from '../rules/engine.js';
 import type { Scope } from '../rules/expr.js';
 import type { NvmeSpec, CommandDef } from '../specs/nvme.js';
 import type { ControllerShape } from './shape.js';
@@ -55,7 +55,8 @@ export interface Visibility {
   registers: boolean;
 }
 
-export interface CcFields {
+/** A type, not an interface, so that it is a rule scope as it is (no copy per register write). */
+export type CcFields = {
   en: number;
   css: number;
   mps: number;
@@ -63,7 +64,7 @@ export interface CcFields {
   shn: number;
   iosqes: number;
   iocqes: number;
-}
+};
 
 export function decodeCc(v: number): CcFields {
   return {
@@ -89,6 +90,11 @@ function num(v: unknown): number {
   return typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : NaN;
 }
 
+/** A command with every field present from the start: one hidden class for all, however it is later filled. */
+function newCmd(sqid: number, cid: number, opc: number | undefined, admin: boolean, nsid: number | undefined, line: number, raw: string, def: CommandDef | undefined): Cmd {
+  return { sqid, cid, opc, admin, nsid, line, raw, def, fid: undefined, rwBytes: undefined, rwOp: undefined, effect: undefined, prev: undefined, disk: undefined, flagged: undefined };
+}
+
 export class ControllerModel {
   private cc = 0;
   private enabled: boolean;
@@ -108,6 +114,13 @@ export class ControllerModel {
   /** Namespace geometry and deallocated ranges (src/disk: the disk contract). */
   private readonly disk: DiskTracker;
   readonly coverage = { registers: {} as Record<string, number>, commands: {} as Record<string, number> };
+  /**
+   * The hooks fired on every event of a busy trace, resolved once: each runs its rules at a call site of its
+   * own and builds the finding's context (binding, related lines) only when a rule failed.
+   */
+  private readonly hooks: { regWrite?: Hook; doorbell?: Hook; submit?: Hook; complete?: Hook; rw?: Hook; prp?: Hook; rwComplete?: Hook };
+  /** The shape's CAP fields as rules see them (scopes are read, never written, by rule code). */
+  private readonly cap: Scope;
 
   constructor(
     private readonly file: string,
@@ -120,6 +133,16 @@ export class ControllerModel {
     this.grantedSq = shape.max_queue_pairs;
     this.grantedCq = shape.max_queue_pairs;
     this.disk = new DiskTracker(shape.namespaces, diskContract);
+    this.hooks = {
+      regWrite: engine.hook('reg.write'),
+      doorbell: engine.hook('doorbell'),
+      submit: engine.hook('cmd.submit'),
+      complete: engine.hook('cmd.complete'),
+      rw: engine.hook('cmd.rw'),
+      prp: engine.hook('cmd.prp'),
+      rwComplete: engine.hook('cmd.rw.complete'),
+    };
+    this.cap = { ...shape.cap };
     // Without register visibility the controller was brought up before the trace began.
     this.enabled = !vis.registers;
     if (!vis.registers) {
@@ -134,9 +157,6 @@ export class ControllerModel {
   }
   private pageSize(): number {
     return 4096 * 2 ** ((this.cc >>> 7) & 0xf);
-  }
-  private capScope(): Scope {
-    return { ...this.shape.cap };
   }
 
   consume(ev: Ev): void {
@@ -161,7 +181,7 @@ export class ControllerModel {
       case 'ns.geometry':
         return this.nsGeometry(ev);
       default:
-        if (ev.kind.startsWith('cmd.')) return this.detail(ev);
+        if (ev.kind.startsWith('cmd.')) this.details.get(ev.kind)?.(ev, ev.f, this.current);
     }
   }
 
@@ -178,12 +198,11 @@ export class ControllerModel {
     const next = isCc ? decodeCc(value) : undefined;
     const subject: Flaggable = {};
     this.lastAction = subject;
-    if (this.engine.hasHook('reg.write')) {
-      this.engine.fire(
-        'reg.write',
-        { reg: name, offset, value, size: ev.f.size, high: at?.high ?? false, access: at?.reg.access ?? null, enabled: this.enabled, cc: { ...old }, new: next ? { ...next } : null, cap: this.capScope() },
-        { ev, binding: `reg=${name ?? offset.toString(16)}`, related: this.enableRef ? [this.enableRef] : [], subject },
-      );
+    const h = this.hooks.regWrite;
+    if (h !== undefined) {
+      const scope = { reg: name, offset, value, size: ev.f.size, high: at?.high ?? false, access: at?.reg.access ?? null, enabled: this.enabled, cc: old, new: next ?? null, cap: this.cap };
+      const n = h.run(scope, h.hit, h.failed);
+      if (n > 0) this.engine.failures(h, n, scope, { ev, binding: `reg=${name ?? offset.toString(16)}`, related: this.enableRef ? [this.enableRef] : [], subject });
     }
     switch (offset) {
       case REG.AQA:
@@ -223,8 +242,8 @@ export class ControllerModel {
       this.engine.fire(
         'ctrl.enable',
         {
-          cc: { ...cc },
-          cap: this.capScope(),
+          cc,
+          cap: this.cap,
           aqa_set: this.aqa !== undefined,
           asq_set: asqSet,
           acq_set: acqSet,
@@ -282,17 +301,17 @@ export class ControllerModel {
     const q = queue === 'sq' ? this.sqs.get(qid) : this.cqs.get(qid);
     const subject: Flaggable = {};
     this.lastAction = subject;
-    if (!this.engine.hasHook('doorbell')) return;
+    const h = this.hooks.doorbell;
+    if (h === undefined) return;
     const shutdownRef = this.shutdownRef;
-    const related = (): SourceRef[] => [
+    const scope = { queue, qid, value, offset, stride, aligned_offset: (offset - 0x1000) % stride === 0, exists: !!q, entries: q?.entries ?? null, enabled: this.enabled, shutting_down: shutdownRef !== undefined, shadow: this.dbbufRef !== undefined };
+    const n = h.run(scope, h.hit, h.failed);
+    if (n === 0) return;
+    const related: SourceRef[] = [
       ...(q ? [{ file: this.file, line: q.line, raw: q.raw, note: `${queue.toUpperCase()} ${qid} created here` }] : []),
       ...(shutdownRef ? [shutdownRef] : []),
     ];
-    this.engine.fire(
-      'doorbell',
-      { queue, qid, value, offset, stride, aligned_offset: (offset - 0x1000) % stride === 0, exists: !!q, entries: q?.entries ?? null, enabled: this.enabled, shutting_down: shutdownRef !== undefined, shadow: this.dbbufRef !== undefined },
-      { ev, binding: () => `${queue}=${qid}`, related, subject },
-    );
+    this.engine.failures(h, n, scope, { ev, binding: `${queue}=${qid}`, related, subject });
   }
 
   // ---------------------------------------------------------------- commands
@@ -309,20 +328,10 @@ export class ControllerModel {
     this.coverage.commands[key] = (this.coverage.commands[key] ?? 0) + 1;
     const sq = this.sqs.get(sqid);
     const prior = sq?.outstanding.get(cid);
-    const cmd: Cmd = { sqid, cid, opc, admin, nsid: ev.f.nsid === undefined ? undefined : num(ev.f.nsid), line: ev.line, raw: detach(ev.raw), def };
-    if (this.engine.hasHook('cmd.submit')) {
-      const enableRef = this.enableRef;
-      const related = (): SourceRef[] => {
-        const out: SourceRef[] = [];
-        if (prior) out.push({ file: this.file, line: prior.line, raw: prior.raw, note: `cid ${cid} submitted here and not yet completed` });
-        if (!sq && enableRef) out.push(enableRef);
-        if (shutdownRef) out.push(shutdownRef);
-        return out;
-      };
-      const shutdownRef = this.shutdownRef;
-      this.engine.fire(
-        'cmd.submit',
-        {
+    const cmd = newCmd(sqid, cid, opc, admin, ev.f.nsid === undefined ? undefined : num(ev.f.nsid), ev.line, detach(ev.raw), def);
+    const h = this.hooks.submit;
+    if (h !== undefined) {
+      const scope = {
           sqid,
           cid,
           opc: opc ?? null,
@@ -340,9 +349,15 @@ export class ControllerModel {
           nn: this.shape.nn ?? null,
           modifies: this.disk.modifiesAtSubmit(def, admin),
           ns_read_only: this.nsReadOnly,
-        },
-        { ev, binding: () => `sq=${sqid},cid=${cid}`, related, subject: cmd },
-      );
+      };
+      const n = h.run(scope, h.hit, h.failed);
+      if (n > 0) {
+        const related: SourceRef[] = [];
+        if (prior) related.push({ file: this.file, line: prior.line, raw: prior.raw, note: `cid ${cid} submitted here and not yet completed` });
+        if (!sq && this.enableRef) related.push(this.enableRef);
+        if (this.shutdownRef) related.push(this.shutdownRef);
+        this.engine.failures(h, n, scope, { ev, binding: `sq=${sqid},cid=${cid}`, related, subject: cmd });
+      }
     }
     if (sq) {
       if (prior) cmd.prev = prior;
@@ -369,39 +384,51 @@ export class ControllerModel {
     return this.disk.ns.lbaSize(nsid);
   }
 
-  /** Details of the command being processed (QEMU prints them on their own lines; ftrace inline). */
   /**
    * Fires a detail hook of the command being processed. Scope and binding are built only when the hook has
    * rules and a rule fails; a method, not closures made per detail line.
    */
   private readonly fireDetail = (ev: Ev, cmd: Cmd | undefined, hook: string, scope: () => Scope, binding: () => string, related: SourceRef[] = []): void => {
-    if (!this.engine.hasHook(hook)) return;
-    const cmdRef = (): SourceRef[] => (cmd && cmd.line !== ev.line ? [{ file: this.file, line: cmd.line, raw: cmd.raw, note: 'command submitted here' }] : []);
-    this.engine.fire(hook, scope(), { ev, binding, related: () => [...related, ...cmdRef()], subject: cmd });
+    const h = this.engine.hook(hook);
+    if (h === undefined) return;
+    const sc = scope();
+    const n = h.run(sc, h.hit, h.failed);
+    if (n > 0) this.detailFailures(h, n, sc, ev, cmd, binding(), related);
   };
 
-  private detail(ev: Ev): void {
-    const cmd = this.current;
-    const f = ev.f;
-    const fire = this.fireDetail;
-    switch (ev.kind) {
-      case 'cmd.create_cq': {
+  /** Reports the failed rules of a detail hook: the line of the command it belongs to is related. */
+  private detailFailures(h: Hook, n: number, scope: Scope, ev: Ev, cmd: Cmd | undefined, binding: string, related: SourceRef[] = []): void {
+    const cmdRef = cmd && cmd.line !== ev.line ? [{ file: this.file, line: cmd.line, raw: cmd.raw, note: 'command submitted here' }] : [];
+    this.engine.failures(h, n, scope, { ev, binding, related: [...related, ...cmdRef], subject: cmd });
+  }
+
+  /**
+   * Details of the command being processed (QEMU prints them on their own lines; ftrace inline): one small
+   * function per kind, so each is optimised on its own when it is hot (one switch over every kind made a
+   * function V8 took tens of milliseconds to optimise, twice).
+   */
+  private readonly details = new Map<string, (ev: Ev, f: Ev['f'], cmd: Cmd | undefined) => void>([
+    [
+      'cmd.create_cq',
+      (ev, f, cmd) => {
         const cqid = num(f.cqid);
         const existing = this.cqs.get(cqid);
-        fire(
+        this.fireDetail(
           ev,
           cmd,
           'cmd.create_cq',
-          () => ({ cqid, addr: f.addr ?? null, qsize: num(f.qsize), pc: f.pc === true, ien: f.ien === true, vector: f.vector ?? null, exists: !!existing, granted: this.grantedCq, cap: this.capScope(), page_size: this.pageSize(), cc: { ...decodeCc(this.cc) }, cqes: this.shape.cqes ?? null, msix_vectors: this.shape.msix_vectors ?? null }),
+          () => ({ cqid, addr: f.addr ?? null, qsize: num(f.qsize), pc: f.pc === true, ien: f.ien === true, vector: f.vector ?? null, exists: !!existing, granted: this.grantedCq, cap: this.cap, page_size: this.pageSize(), cc: decodeCc(this.cc), cqes: this.shape.cqes ?? null, msix_vectors: this.shape.msix_vectors ?? null }),
           () => `cq=${cqid}`,
           existing ? [{ file: this.file, line: existing.line, raw: existing.raw, note: `CQ ${cqid} already created here` }] : [],
         );
         this.onSuccess(cmd, () => {
           if (!this.cqs.has(cqid) && cqid !== 0) this.cqs.set(cqid, { qid: cqid, entries: num(f.qsize) + 1, base: f.addr as number | undefined, line: ev.line, raw: ev.raw, sqs: new Set() });
         });
-        return;
-      }
-      case 'cmd.create_sq': {
+      },
+    ],
+    [
+      'cmd.create_sq',
+      (ev, f, cmd) => {
         const sqid = num(f.sqid);
         const cqid = num(f.cqid);
         const existing = this.sqs.get(sqid);
@@ -409,11 +436,11 @@ export class ControllerModel {
         const related: SourceRef[] = [];
         if (existing) related.push({ file: this.file, line: existing.line, raw: existing.raw, note: `SQ ${sqid} already created here` });
         if (cq) related.push({ file: this.file, line: cq.line, raw: cq.raw, note: `CQ ${cqid} created here` });
-        fire(
+        this.fireDetail(
           ev,
           cmd,
           'cmd.create_sq',
-          () => ({ sqid, cqid, addr: f.addr ?? null, qsize: num(f.qsize), pc: f.pc === true, exists: !!existing, cq_exists: !!cq && cqid !== 0, granted: this.grantedSq, cap: this.capScope(), page_size: this.pageSize(), cc: { ...decodeCc(this.cc) }, sqes: this.shape.sqes ?? null }),
+          () => ({ sqid, cqid, addr: f.addr ?? null, qsize: num(f.qsize), pc: f.pc === true, exists: !!existing, cq_exists: !!cq && cqid !== 0, granted: this.grantedSq, cap: this.cap, page_size: this.pageSize(), cc: decodeCc(this.cc), sqes: this.shape.sqes ?? null }),
           () => `sq=${sqid}`,
           related,
         );
@@ -424,12 +451,14 @@ export class ControllerModel {
             boundCq.sqs.add(sqid);
           }
         });
-        return;
-      }
-      case 'cmd.delete_sq': {
+      },
+    ],
+    [
+      'cmd.delete_sq',
+      (ev, f, cmd) => {
         const qid = num(f.qid);
         const sq = this.sqs.get(qid);
-        fire(ev, cmd, 'cmd.delete_sq', () => ({ qid, exists: !!sq && qid !== 0 }), () => `sq=${qid}`);
+        this.fireDetail(ev, cmd, 'cmd.delete_sq', () => ({ qid, exists: !!sq && qid !== 0 }), () => `sq=${qid}`);
         this.onSuccess(cmd, () => {
           const gone = this.sqs.get(qid);
           if (gone && qid !== 0) {
@@ -437,13 +466,15 @@ export class ControllerModel {
             this.cqs.get(gone.cqid)?.sqs.delete(qid);
           }
         });
-        return;
-      }
-      case 'cmd.delete_cq': {
+      },
+    ],
+    [
+      'cmd.delete_cq',
+      (ev, f, cmd) => {
         const qid = num(f.qid);
         const cq = this.cqs.get(qid);
         const bound = cq ? [...cq.sqs].map((s) => this.sqs.get(s)).filter((s): s is SQ => !!s) : [];
-        fire(
+        this.fireDetail(
           ev,
           cmd,
           'cmd.delete_cq',
@@ -454,32 +485,48 @@ export class ControllerModel {
         this.onSuccess(cmd, () => {
           if (qid !== 0) this.cqs.delete(qid);
         });
-        return;
-      }
-      case 'cmd.setfeat':
+      },
+    ],
+    [
+      'cmd.setfeat',
+      (ev, f, cmd) => {
         if (cmd) cmd.fid = num(f.fid);
-        fire(ev, cmd, 'cmd.setfeat', () => ({ fid: num(f.fid), cdw11: f.cdw11 ?? null, known: this.spec.features.has(num(f.fid)) }), () => `fid=${num(f.fid)}`);
-        return;
-      case 'cmd.numq':
+        this.fireDetail(ev, cmd, 'cmd.setfeat', () => ({ fid: num(f.fid), cdw11: f.cdw11 ?? null, known: this.spec.features.has(num(f.fid)) }), () => `fid=${num(f.fid)}`);
+      },
+    ],
+    [
+      'cmd.numq',
+      (_ev, f) => {
         if (f.got_sq !== undefined) {
           this.grantedSq = num(f.got_sq);
           this.grantedCq = num(f.got_cq);
         }
-        return;
-      case 'cmd.dbbuf':
+      },
+    ],
+    [
+      'cmd.dbbuf',
+      (ev, f, cmd) => {
         this.dbbufRef = this.ref(ev, 'shadow doorbells configured here');
-        fire(ev, cmd, 'cmd.dbbuf', () => ({ dbs: f.dbs ?? null, eis: f.eis ?? null, page_size: this.pageSize() }), () => 'dbbuf');
-        return;
-      case 'cmd.identify':
-        fire(ev, cmd, 'cmd.identify', () => ({ cns: num(f.cns), known: this.spec.identifyCns.has(num(f.cns)) }), () => `cns=${num(f.cns)}`);
-        return;
-      case 'cmd.get_log': {
+        this.fireDetail(ev, cmd, 'cmd.dbbuf', () => ({ dbs: f.dbs ?? null, eis: f.eis ?? null, page_size: this.pageSize() }), () => 'dbbuf');
+      },
+    ],
+    [
+      'cmd.identify',
+      (ev, f, cmd) => {
+        this.fireDetail(ev, cmd, 'cmd.identify', () => ({ cns: num(f.cns), known: this.spec.identifyCns.has(num(f.cns)) }), () => `cns=${num(f.cns)}`);
+      },
+    ],
+    [
+      'cmd.get_log',
+      (ev, f, cmd) => {
         const lid = num(f.lid);
         const lp = this.spec.logPages.get(lid);
-        fire(ev, cmd, 'cmd.get_log', () => ({ lid, len: f.len ?? null, known: lp !== undefined }), () => `lid=${lid}`);
-        return;
-      }
-      case 'cmd.rw': {
+        this.fireDetail(ev, cmd, 'cmd.get_log', () => ({ lid, len: f.len ?? null, known: lp !== undefined }), () => `lid=${lid}`);
+      },
+    ],
+    [
+      'cmd.rw',
+      (ev, f, cmd) => {
         const nsid = num(f.nsid);
         const blocks = num(f.blocks);
         const lba = this.lbaSize(nsid);
@@ -489,33 +536,30 @@ export class ControllerModel {
         }
         this.disk.onRw(cmd, f);
         const mdtsBytes = this.shape.mdts > 0 ? 2 ** this.shape.mdts * 4096 * 2 ** this.shape.cap.mpsmin : 0;
-        fire(
-          ev,
-          cmd,
-          'cmd.rw',
-          () => ({ op: String(f.op), nsid, slba: f.slba ?? null, blocks, bytes: f.bytes ?? null, lba_size: lba, ns_blocks: this.disk.ns.blocks(nsid) ?? null, mdts_bytes: mdtsBytes, transfers: f.op !== 'write_zeroes', read_only: this.disk.readOnly(nsid) }),
-          () => `nsid=${nsid},cid=${cmd?.cid ?? '?'}`,
-        );
-        return;
-      }
-      case 'cmd.dsm_range':
+        const h = this.hooks.rw;
+        if (h === undefined) return;
+        const scope = { op: String(f.op), nsid, slba: f.slba ?? null, blocks, bytes: f.bytes ?? null, lba_size: lba, ns_blocks: this.disk.ns.blocks(nsid) ?? null, mdts_bytes: mdtsBytes, transfers: f.op !== 'write_zeroes', read_only: this.disk.readOnly(nsid) };
+        const n = h.run(scope, h.hit, h.failed);
+        if (n > 0) this.detailFailures(h, n, scope, ev, cmd, `nsid=${nsid},cid=${cmd?.cid ?? '?'}`);
+      },
+    ],
+    [
+      'cmd.dsm_range',
+      (_ev, f, cmd) => {
         this.disk.onDsmRange(cmd, f);
-        return;
-      case 'cmd.prp': {
-        const page = this.pageSize();
-        fire(
-          ev,
-          cmd,
-          'cmd.prp',
-          () => ({ prp1: f.prp1 ?? null, prp2: f.prp2 ?? null, len: num(f.len), first_len: num(f.first_len), page_size: page, expected_len: cmd?.rwBytes ?? null }),
-          () => `sq=${cmd?.sqid ?? '?'},cid=${cmd?.cid ?? '?'}`,
-        );
-        return;
-      }
-      default:
-        return;
-    }
-  }
+      },
+    ],
+    [
+      'cmd.prp',
+      (ev, f, cmd) => {
+        const h = this.hooks.prp;
+        if (h === undefined) return;
+        const scope = { prp1: f.prp1 ?? null, prp2: f.prp2 ?? null, len: num(f.len), first_len: num(f.first_len), page_size: this.pageSize(), expected_len: cmd?.rwBytes ?? null };
+        const n = h.run(scope, h.hit, h.failed);
+        if (n > 0) this.detailFailures(h, n, scope, ev, cmd, `sq=${cmd?.sqid ?? '?'},cid=${cmd?.cid ?? '?'}`);
+      },
+    ],
+  ]);
 
   /** Runs a queue change when its command completes successfully (at once when no command is known). */
   private onSuccess(cmd: Cmd | undefined, effect: () => void): void {
@@ -543,8 +587,11 @@ export class ControllerModel {
       }
     }
     const related = (): SourceRef[] => (cmd ? [{ file: this.file, line: cmd.line, raw: cmd.raw, note: 'command submitted here' }] : []);
-    if (this.engine.hasHook('cmd.complete')) {
-      this.engine.fire('cmd.complete', { cid, cqid: ev.f.cqid ?? null, sqid: ev.f.sqid ?? sq?.qid ?? null, status, matched: !!cmd }, { ev, binding: () => `cq=${String(ev.f.cqid ?? '?')},cid=${cid}`, related });
+    const h = this.hooks.complete;
+    if (h !== undefined) {
+      const scope = { cid, cqid: ev.f.cqid ?? null, sqid: ev.f.sqid ?? sq?.qid ?? null, status, matched: !!cmd };
+      const n = h.run(scope, h.hit, h.failed);
+      if (n > 0) this.engine.failures(h, n, scope, { ev, binding: `cq=${String(ev.f.cqid ?? '?')},cid=${cid}`, related });
     }
     if (!cmd || !sq) return;
     if (cmd.prev) sq.outstanding.set(cid, cmd.prev);
@@ -627,13 +674,11 @@ export class ControllerModel {
       this.disk.applyAdmin(cmd, status, ev, (note) => this.ref(ev, note));
       return;
     }
-    if (this.engine.hasHook('cmd.rw.complete') && (cmd.nsid !== undefined || cmd.disk?.nsid !== undefined)) {
-      this.engine.fire('cmd.rw.complete', this.disk.completeScope(cmd, status, ev, this.statusName, this.allOutstanding), {
-        ev,
-        binding: () => `sq=${cmd.sqid},cid=${cmd.cid}`,
-        related,
-        subject: cmd,
-      });
+    const h = this.hooks.rwComplete;
+    if (h !== undefined && (cmd.nsid !== undefined || cmd.disk?.nsid !== undefined)) {
+      const scope = this.disk.completeScope(cmd, status, ev, this.statusName, this.allOutstanding);
+      const n = h.run(scope, h.hit, h.failed);
+      if (n > 0) this.engine.failures(h, n, scope, { ev, binding: `sq=${cmd.sqid},cid=${cmd.cid}`, related, subject: cmd });
     }
     this.disk.applyIo(cmd, status);
   }

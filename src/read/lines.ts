@@ -75,25 +75,28 @@ export function openPlain(name: string): number | undefined {
 const READ_SIZE = 1 << 16;
 
 /**
- * Blocking reads of a plain file into one reused buffer. Each step yields the data held (what the consumer left
- * unused last time, then what was read) and whether the file has ended; the consumer answers, through next(),
- * how much of it it used, and the rest moves to the buffer's front (the buffer doubles for a rest as long as
- * itself). A yielded view is valid until the next step.
+ * Blocking reads of a plain file, from byte `start`, into one reused buffer. Each step yields the data held
+ * (what the consumer left unused last time, then what was read), the file offset of its first byte, and
+ * whether the file has ended; the consumer answers, through next(), how much of it it used, and the rest moves
+ * to the buffer's front (the buffer doubles for a rest as long as itself). A yielded view is valid until the
+ * next step.
  */
-export function* plainReads(fd: number): Generator<{ data: Buffer; ended: boolean }, void, number> {
+export function* plainReads(fd: number, start = 0): Generator<{ data: Buffer; at: number; ended: boolean }, void, number> {
   let buf = Buffer.allocUnsafe(READ_SIZE);
   let have = 0;
+  let at = start;
   for (;;) {
     if (have === buf.length) {
       const bigger = Buffer.allocUnsafe(buf.length * 2);
       buf.copy(bigger, 0, 0, have);
       buf = bigger;
     }
-    const n = fs.readSync(fd, buf, have, buf.length - have, null);
-    const used = yield { data: buf.subarray(0, have + n), ended: n === 0 };
+    const n = fs.readSync(fd, buf, have, buf.length - have, at + have);
+    const used = yield { data: buf.subarray(0, have + n), at, ended: n === 0 };
     if (n === 0) return;
     buf.copy(buf, 0, used, have + n);
     have = have + n - used;
+    at += used;
   }
 }
 

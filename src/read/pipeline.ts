@@ -2,7 +2,9 @@ import { Worker } from 'node:worker_threads';
 import type { LineBatch } from './lines.js';
 import { UserError, type Located } from '../util/errors.js';
 import { workerFile } from '../util/paths.js';
-import { toLineBatch, type TypedBatch } from './qemu-batches.js';
+import { toLineBatch, typedQemuBatches, type TypedBatch } from './qemu-batches.js';
+import { QEMU_MODEL_EVENTS } from '../normalise/qemu.js';
+import { HANDOFF, type HandoffState } from './handoff.js';
 
 /**
  * A two-thread reader for large QEMU traces: a worker reads and types the lines (read/qemu-batches.ts): it
@@ -11,6 +13,10 @@ import { toLineBatch, type TypedBatch } from './qemu-batches.js';
  * thread rebuilds those records without scanning them again, parses only what the worker left to it (bad
  * lines, unknown events, other output) and checks. Order is kept: each batch carries the line numbers of its
  * lines. At most a few batches are in flight, so memory stays bounded.
+ *
+ * The worker needs tens of milliseconds to boot. Meanwhile this thread types the head of the file itself, and
+ * when the worker says it is ready, hands it the rest at the next line start (read/handoff.ts): the checking
+ * thread never waits for the boot, and warms up on real lines while the worker starts.
  */
 
 const IN_FLIGHT = 3;
@@ -26,8 +32,9 @@ interface Msg {
  * `batches`, and `close` stops the thread whether or not they were read.
  */
 export function pipelinedBatches(file: string): { batches: AsyncGenerator<LineBatch>; close: () => Promise<void> } {
+  const ctl = HANDOFF.create();
   // The reader's live data is a few batches: a small heap keeps two threads' memory near one thread's.
-  const worker = new Worker(workerFile('read/pipeline-worker.js'), { workerData: { file, inFlight: IN_FLIGHT }, resourceLimits: { maxOldGenerationSizeMb: 64 } });
+  const worker = new Worker(workerFile('read/pipeline-worker.js'), { workerData: { file, inFlight: IN_FLIGHT, ctl }, resourceLimits: { maxOldGenerationSizeMb: 64 } });
   const queue: Msg[] = [];
   let wake: (() => void) | undefined;
   let failure: Error | undefined;
@@ -39,8 +46,17 @@ export function pipelinedBatches(file: string): { batches: AsyncGenerator<LineBa
     failure = e;
     wake?.();
   });
+  const stop = async (): Promise<void> => {
+    // A worker still waiting to be handed the file gives up at once.
+    HANDOFF.cancel(ctl);
+    await worker.terminate();
+  };
   async function* batches(): AsyncGenerator<LineBatch> {
     try {
+      let handed = false;
+      const head = typedQemuBatches(file, { wanted: QEMU_MODEL_EVENTS, blocking: true, handoff: (next) => (handed = HANDOFF.give(ctl, next)) });
+      for await (const b of head) yield toLineBatch(b);
+      if (!handed) return;
       for (;;) {
         while (queue.length === 0 && !failure) await new Promise<void>((r) => (wake = r));
         if (failure) throw failure;
@@ -52,8 +68,8 @@ export function pipelinedBatches(file: string): { batches: AsyncGenerator<LineBa
         for (const b of m.batches!) yield toLineBatch(b);
       }
     } finally {
-      await worker.terminate();
+      await stop();
     }
   }
-  return { batches: batches(), close: async () => void (await worker.terminate()) };
+  return { batches: batches(), close: stop };
 }

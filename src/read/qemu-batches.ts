@@ -142,20 +142,45 @@ export function latin1(b: Uint8Array, s: number, e: number): string {
   return Buffer.prototype.latin1Slice.call(b, s, e) as string;
 }
 
-/**
- * opts.wanted: the events to type (others are validated and dropped; default: all). opts.blocking: read a
- * plain file with blocking reads into one reused buffer (for a thread that has nothing else to do meanwhile:
- * no stream machinery, no buffer per read). opts.transfer: the batches go to another thread.
- */
-export async function* typedQemuBatches(name: string, opts: { wanted?: Set<string>; blocking?: boolean; transfer?: boolean } = {}): AsyncGenerator<TypedBatch> {
+/** Where a line starts in a file, and its number: where one thread hands the rest of a file to another. */
+export interface FilePoint {
+  offset: number;
+  lineNo: number;
+}
+
+export interface TypedBatchOptions {
+  /** The events to type (others are validated and dropped; default: all). */
+  wanted?: Set<string>;
+  /**
+   * Read a plain file with blocking reads into one reused buffer (for a thread that has nothing else to do
+   * meanwhile: no stream machinery, no buffer per read).
+   */
+  blocking?: boolean;
+  /** The batches go to another thread. */
+  transfer?: boolean;
+  /**
+   * Blocking reads only: asked once the typer is built and the file open, where to start (default: the first
+   * line); undefined: nothing to read (another thread read it all).
+   */
+  from?: () => FilePoint | undefined;
+  /**
+   * Blocking reads only: told after each chunk where the next line starts; true: stop there (another thread
+   * reads on from that point).
+   */
+  handoff?: (next: FilePoint) => boolean;
+}
+
+export async function* typedQemuBatches(name: string, opts: TypedBatchOptions = {}): AsyncGenerator<TypedBatch> {
   const display = name === '-' ? '<stdin>' : name;
   const typer = new LineTyper(opts.wanted, undefined, opts.transfer);
   const fd = opts.blocking ? openPlain(name) : undefined;
   if (fd !== undefined) {
     try {
-      const size = fstatSync(fd).size;
-      if (size === 0) throw emptyFile(display);
-      yield* fileBatches(fd, typer, display);
+      const start = opts.from ? opts.from() : { offset: 0, lineNo: 1 };
+      if (start === undefined) return;
+      if (start.offset === 0 && fstatSync(fd).size === 0) throw emptyFile(display);
+      typer.lineNo = start.lineNo;
+      yield* fileBatches(fd, typer, display, start.offset, opts.handoff);
     } finally {
       closeSync(fd);
     }
@@ -187,18 +212,22 @@ function* typeAll(typer: LineTyper, buf: Buffer, unterminated: boolean): Generat
   }
 }
 
-/** Types a plain file with blocking reads (plainReads), one batch at a time. */
-function* fileBatches(fd: number, typer: LineTyper, display: string): Generator<TypedBatch> {
-  const reads = plainReads(fd);
-  let first = true;
+/**
+ * Types a plain file with blocking reads (plainReads) from byte `start` (a line's start), one batch at a time,
+ * until it ends or `handoff` takes the rest.
+ */
+function* fileBatches(fd: number, typer: LineTyper, display: string, start: number, handoff?: (next: FilePoint) => boolean): Generator<TypedBatch> {
+  const reads = plainReads(fd, start);
+  // Binary junk is looked for at the start of a file, not where another thread handed over.
+  let first = start === 0;
   for (let r = reads.next(); !r.done; ) {
-    const { data, ended } = r.value;
+    const { data, at, ended } = r.value;
     if (first && data.length > 0) {
       first = false;
       checkText(data, display);
     }
     const rest = yield* typeAll(typer, data, ended);
-    if (ended) return;
+    if (ended || handoff?.({ offset: at + rest, lineNo: typer.lineNo })) return;
     r = reads.next(rest);
   }
 }

@@ -98,7 +98,13 @@ function compiledHook(all: CompiledRule[], rules: CompiledRule[]): HookFn {
   return fn;
 }
 
-interface Hook {
+/**
+ * The rules of one hook, for a caller that runs them itself on its hot path (the controller model): it holds
+ * the Hook from hook(), calls `run(scope, hit, failed)` at one call site of its own (so V8 sees one target
+ * there and may inline it), and only when that returns n > 0 builds the context for report(). fire() does
+ * the same in one call.
+ */
+export interface Hook {
   rules: CompiledRule[];
   run: HookFn;
   hit: Uint8Array;
@@ -137,11 +143,21 @@ export class RuleEngine {
     return this.hooked.has(hook);
   }
 
+  /** The rules given at this hook (undefined: none), to run with Hook.run and report with failures(). */
+  hook(hook: string): Hook | undefined {
+    return this.hooked.get(hook);
+  }
+
   /** Evaluates every rule given at this hook; scope is built by the caller only when hasHook() said so. */
   fire(hook: string, scope: Scope, ctx: HookContext): void {
     const h = this.hooked.get(hook);
     if (h === undefined) return;
     const n = h.run(scope, h.hit, h.failed);
+    if (n > 0) this.failures(h, n, scope, ctx);
+  }
+
+  /** Reports the n rules a Hook's run() said failed on this scope. */
+  failures(h: Hook, n: number, scope: Scope, ctx: HookContext): void {
     for (let i = 0; i < n; i++) this.report(h.rules[h.failed[i]!]!, scope, ctx);
   }
 
