@@ -49,7 +49,9 @@ export class QemuParser implements LineParser {
   skipped = 0;
   private readonly defs: Map<string, EventDef>;
   private readonly scratch = {};
-  private readonly trie: TrieNode;
+  /** Built on first use: lines the WebAssembly typer took never reach the string parser. */
+  private trieRoot?: TrieNode;
+  private readonly wanted?: Set<string>;
 
   private readonly onOther?: (text: string, line: number) => void;
 
@@ -60,7 +62,7 @@ export class QemuParser implements LineParser {
   constructor(opts: { wanted?: Set<string>; defs?: Map<string, EventDef>; onOther?: (text: string, line: number) => void } = {}) {
     this.defs = opts.defs ?? loadEventDefs('qemu');
     this.onOther = opts.onOther;
-    this.trie = buildTrie(this.defs, opts.wanted);
+    this.wanted = opts.wanted;
   }
 
   /** True when the line is one whole, well-formed known event (no side effects: no counts, no diagnostics). */
@@ -82,7 +84,7 @@ export class QemuParser implements LineParser {
    * no hashing on the hot path. Returns the node of a known event (nameEnd set), or undefined.
    */
   private lookup(text: string, pos: number): TrieNode | undefined {
-    let node: TrieNode | undefined = this.trie;
+    let node: TrieNode | undefined = (this.trieRoot ??= buildTrie(this.defs, this.wanted));
     let i = pos + PREFIX.length;
     const len = text.length;
     while (i < len) {
