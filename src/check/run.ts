@@ -6,7 +6,7 @@ import { detectFormat } from './detect.js';
 import { QemuParser } from '../parse/qemu.js';
 import { FtraceParser } from '../parse/ftrace.js';
 import type { LineParser, TraceFormat, TraceRecord } from '../parse/record.js';
-import { normaliseQemu, QEMU_MODEL_EVENTS } from '../normalise/qemu.js';
+import { qemuEventsOf, QEMU_MODEL_EVENTS } from '../normalise/qemu.js';
 import { recordsOf } from '../parse/records-of.js';
 import { normaliseFtrace } from '../normalise/ftrace.js';
 import { CanonicalParser, readCanonicalHeader, type CanonRecord } from '../parse/canonical.js';
@@ -147,7 +147,7 @@ async function checkEvents(name: string, opts: CheckOptions, src: EventSource): 
   // Events the model does not consume were validated by the parser but not materialised.
   const feed = (r: TraceRecord): void => {
     events++;
-    const out = format === 'qemu' ? normaliseQemu(r) : canonical ? canonical.normalise(r as CanonRecord) : normaliseFtrace(r, spec);
+    const out = canonical ? canonical.normalise(r as CanonRecord) : normaliseFtrace(r, spec);
     if (!out) return;
     if (Array.isArray(out)) for (const e of out) step(e);
     else step(out);
@@ -158,10 +158,15 @@ async function checkEvents(name: string, opts: CheckOptions, src: EventSource): 
     authority?.consume(e);
   };
   let skippedUpstream = 0;
+  const countLine = (): void => {
+    events++;
+  };
   const run = (b: LineBatch): void => {
     const ls = b.lines;
     const nos = b.lineNos;
-    recordsOf(b, parser, feed);
+    // QEMU lines are normalised straight from their typed values (normalise/qemu.ts); others as records.
+    if (format === 'qemu') qemuEventsOf(b, parser as QemuParser, step, countLine);
+    else recordsOf(b, parser, feed);
     skippedUpstream += b.skipped ?? 0;
     const lastNo = b.lastLine ?? b.firstLine + ls.length - 1;
     if (b.unterminated && ls.length > 0 && (nos === undefined || nos[ls.length - 1] === lastNo)) {

@@ -2,7 +2,8 @@ import type { FieldValue } from '../parse/template.js';
 
 /**
  * The normalised event vocabulary: every trace format becomes this stream, so the model and the rules are
- * written once. `f` holds the event's values under canonical names.
+ * written once. `f` holds the event's values under canonical names. QEMU events map onto it as
+ * specs/trace/qemu-normalise.yaml says (compiled by normalise/compile.ts).
  *
  *  reg.write {offset,value,size}   reg.read {offset,size}        host.doorbell {offset,value}
  *  ctrl.reset {why}                ctrl.enabled / ctrl.enable_failed {why} / ctrl.disabled

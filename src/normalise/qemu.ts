@@ -1,5 +1,9 @@
 import type { TraceRecord } from '../parse/record.js';
+import type { LineBatch } from '../read/lines.js';
+import { loadEventDefs } from '../parse/event-spec.js';
+import type { QemuParser } from '../parse/qemu.js';
 import type { Ev } from './event.js';
+import { loadNormalisation, recordNormaliser, typedDeviceError, typedNormaliser, type RecordNormaliser, type TypedNormaliser } from './compile.js';
 
 /** The QEMU events whose normalised form the controller model consumes; the parser may skip the rest. */
 export const QEMU_MODEL_EVENTS = new Set([
@@ -25,60 +29,83 @@ export const QEMU_MODEL_EVENTS = new Set([
   'pci_nvme_enqueue_req_completion',
 ]);
 
-type Fields = TraceRecord['fields'];
-type Normaliser = (f: Fields, r: TraceRecord) => Ev;
+/**
+ * QEMU pci_nvme_* events -> normalised events, as specs/trace/qemu-normalise.yaml says (compiled by
+ * normalise/compile.ts). Events it does not list (redundant echoes such as mmio_cfg, callbacks) map to nothing;
+ * the device's own problem reports (class err/ub) become `device.error {event, ...fields}`.
+ */
+let byName: Map<string, RecordNormaliser> | undefined;
 
-function mk(r: TraceRecord, kind: string, f: Ev['f']): Ev {
-  return { kind, line: r.line, raw: r.raw, f };
+function recordNormalisers(): Map<string, RecordNormaliser> {
+  if (!byName) {
+    byName = new Map();
+    for (const [name, alts] of loadNormalisation(loadEventDefs('qemu'))) byName.set(name, recordNormaliser(alts));
+  }
+  return byName;
+}
+
+export function normaliseQemu(r: TraceRecord): Ev | undefined {
+  if (r.cls !== 'info') return { kind: 'device.error', line: r.line, raw: r.raw, f: { event: r.name, ...r.fields } };
+  const n = recordNormalisers().get(r.name);
+  return n === undefined ? undefined : n(r.fields, r.line, r.raw);
+}
+
+/** Typed-line normalisers by the typer's event index (QemuParser.eventTable()), made once per parser. */
+const typedByParser = new WeakMap<QemuParser, (TypedNormaliser | undefined)[]>();
+
+function typedNormalisers(parser: QemuParser): (TypedNormaliser | undefined)[] {
+  let list = typedByParser.get(parser);
+  if (!list) {
+    const spec = loadNormalisation(loadEventDefs('qemu'));
+    list = parser.eventTable().map((def) => {
+      if (def.cls !== 'info') return typedDeviceError(def);
+      const alts = spec.get(def.name);
+      return alts ? typedNormaliser(alts, def) : undefined;
+    });
+    typedByParser.set(parser, list);
+  }
+  return list;
 }
 
 /**
- * One small function per QEMU event, looked up by name: each is compiled (and optimised) on its own when its
- * event is hot. One switch over every event made a function V8 took ~30 ms of a 1M-line check to optimise.
+ * The normalised events of a batch of QEMU lines, in order. Lines the WebAssembly typer typed become events
+ * straight from their values (no record in between); the others go through the string parser and
+ * normaliseQemu. onLine is told of every event line, whether or not it means anything to the model.
  */
-const BY_NAME = new Map<string, Normaliser>([
-  ['pci_nvme_mmio_write', (f, r) => ((f.addr as number) >= 0x1000 ? mk(r, 'host.doorbell', { offset: f.addr, value: f.data }) : mk(r, 'reg.write', { offset: f.addr, value: f.data, size: f.size }))],
-  ['pci_nvme_mmio_read', (f, r) => mk(r, 'reg.read', { offset: f.addr, size: f.size })],
-  ['pci_nvme_pci_reset', (_f, r) => mk(r, 'ctrl.reset', { why: 'pci' })],
-  ['pci_nvme_mmio_start_success', (_f, r) => mk(r, 'ctrl.enabled', {})],
-  ['pci_nvme_mmio_stopped', (_f, r) => mk(r, 'ctrl.disabled', {})],
-  ['pci_nvme_mmio_shutdown_set', (_f, r) => mk(r, 'ctrl.shutdown_set', {})],
-  ['pci_nvme_mmio_shutdown_cleared', (_f, r) => mk(r, 'ctrl.shutdown_cleared', {})],
-  ['pci_nvme_mmio_doorbell_sq', (f, r) => mk(r, 'ctrl.doorbell', { queue: 'sq', qid: f.sqid, value: f.new_tail, shadow: false })],
-  ['pci_nvme_mmio_doorbell_cq', (f, r) => mk(r, 'ctrl.doorbell', { queue: 'cq', qid: f.cqid, value: f.new_head, shadow: false })],
-  ['pci_nvme_shadow_doorbell_sq', (f, r) => mk(r, 'ctrl.doorbell', { queue: 'sq', qid: f.sqid, value: f.new_shadow_doorbell, shadow: true })],
-  ['pci_nvme_shadow_doorbell_cq', (f, r) => mk(r, 'ctrl.doorbell', { queue: 'cq', qid: f.cqid, value: f.new_shadow_doorbell, shadow: true })],
-  ['pci_nvme_admin_cmd', (f, r) => mk(r, 'cmd.submit', { sqid: f.sqid, cid: f.cid, opc: f.opcode, admin: true, opname: f.opname })],
-  ['pci_nvme_io_cmd', (f, r) => mk(r, 'cmd.submit', { sqid: f.sqid, cid: f.cid, opc: f.opcode, admin: false, nsid: f.nsid, opname: f.opname })],
-  ['pci_nvme_create_cq', (f, r) => mk(r, 'cmd.create_cq', { cqid: f.cqid, addr: f.addr, qsize: f.size, pc: ((f.qflags as number) & 1) === 1, ien: f.ien === 1, vector: f.vector })],
-  ['pci_nvme_create_sq', (f, r) => mk(r, 'cmd.create_sq', { sqid: f.sqid, cqid: f.cqid, addr: f.addr, qsize: f.qsize, pc: ((f.qflags as number) & 1) === 1, qprio: ((f.qflags as number) >> 1) & 3 })],
-  ['pci_nvme_del_sq', (f, r) => mk(r, 'cmd.delete_sq', { qid: f.qid })],
-  ['pci_nvme_del_cq', (f, r) => mk(r, 'cmd.delete_cq', { qid: f.cqid })],
-  ['pci_nvme_identify', (f, r) => mk(r, 'cmd.identify', { cid: f.cid, cns: f.cns, cntid: f.ctrlid, csi: f.csi })],
-  ['pci_nvme_get_log', (f, r) => mk(r, 'cmd.get_log', { cid: f.cid, lid: f.lid, len: f.len, off: f.off })],
-  ['pci_nvme_setfeat', (f, r) => mk(r, 'cmd.setfeat', { cid: f.cid, fid: f.fid, cdw11: f.cdw11 })],
-  ['pci_nvme_setfeat_numq', (f, r) => mk(r, 'cmd.numq', { req_cq: f.reqcq, req_sq: f.reqsq, got_cq: f.gotcq, got_sq: f.gotsq })],
-  ['pci_nvme_dbbuf_config', (f, r) => mk(r, 'cmd.dbbuf', { dbs: f.dbs_addr, eis: f.eis_addr })],
-  ['pci_nvme_read', (f, r) => mk(r, 'cmd.rw', { op: 'read', cid: f.cid, nsid: f.nsid, slba: f.lba, blocks: f.nlb, bytes: f.count })],
-  [
-    'pci_nvme_write',
-    (f, r) => {
-      const zeroes = typeof f.verb === 'string' && f.verb.includes('ZEROES');
-      return mk(r, 'cmd.rw', { op: zeroes ? 'write_zeroes' : 'write', cid: f.cid, nsid: f.nsid, slba: f.lba, blocks: f.nlb, bytes: zeroes ? undefined : f.count });
-    },
-  ],
-  ['pci_nvme_map_prp', (f, r) => mk(r, 'cmd.prp', { prp1: f.prp1, prp2: f.prp2, len: f.len, first_len: f.trans_len })],
-  ['pci_nvme_map_sgl', (f, r) => mk(r, 'cmd.sgl', { type: f.typ, len: f.len })],
-  ['pci_nvme_dsm_deallocate', (f, r) => mk(r, 'cmd.dsm_range', { slba: f.slba, blocks: f.nlb })],
-  ['pci_nvme_enqueue_req_completion', (f, r) => mk(r, 'cmd.complete', { cid: f.cid, cqid: f.cqid, status: f.status, dw0: f.dw0 })],
-  ['pci_nvme_irq_msix', (f, r) => mk(r, 'irq', { mode: 'msix', vector: f.vector })],
-  ['pci_nvme_irq_pin', (_f, r) => mk(r, 'irq', { mode: 'pin' })],
-  ['pci_nvme_irq_masked', (_f, r) => mk(r, 'irq', { mode: 'masked' })],
-]);
-
-/** QEMU pci_nvme_* records -> normalised events. Redundant echo lines (mmio_cfg, mmio_asqaddr...) map to nothing. */
-export function normaliseQemu(r: TraceRecord): Ev | undefined {
-  if (r.cls !== 'info') return mk(r, 'device.error', { event: r.name, ...r.fields });
-  const n = BY_NAME.get(r.name);
-  return n === undefined ? undefined : n(r.fields, r);
+export function qemuEventsOf(b: LineBatch, parser: QemuParser, onEvent: (e: Ev) => void, onLine: () => void): void {
+  const ls = b.lines;
+  const nos = b.lineNos;
+  const pre = b.pre;
+  if (pre === undefined || nos === undefined) {
+    for (let i = 0; i < ls.length; i++) {
+      const r = parser.parse(ls[i]!, nos === undefined ? b.firstLine + i : nos[i]!);
+      if (r === undefined) continue;
+      onLine();
+      const e = normaliseQemu(r);
+      if (e !== undefined) onEvent(e);
+    }
+    return;
+  }
+  const norms = typedNormalisers(parser);
+  const widths = parser.widths();
+  const { events, vals, strs } = pre;
+  let at = 0;
+  for (let i = 0; i < ls.length; i++) {
+    const k = events[i]!;
+    if (k >= 0) {
+      onLine();
+      const n = norms[k];
+      if (n !== undefined) {
+        const e = n(vals, at, strs, nos[i]!, ls[i]!);
+        if (e !== undefined) onEvent(e);
+      }
+      at += widths[k]!;
+    } else {
+      const r = parser.parse(ls[i]!, nos[i]!);
+      if (r === undefined) continue;
+      onLine();
+      const e = normaliseQemu(r);
+      if (e !== undefined) onEvent(e);
+    }
+  }
 }

@@ -114,10 +114,22 @@ export class QemuParser implements LineParser {
     return this.builders()[index]!.width;
   }
 
+  private table?: EventDef[];
+  /** The events in the WebAssembly typer's index order (parse/qemu-wasm.ts). */
+  eventTable(): EventDef[] {
+    return (this.table ??= qemuEventTable(this.defs));
+  }
+
+  private widthTable?: Int32Array;
+  /** How many values each event (by typer index) takes in the typed arrays. */
+  widths(): Int32Array {
+    return (this.widthTable ??= Int32Array.from(this.builders(), (b) => b.width));
+  }
+
   private builderTable?: FieldsBuilder[];
   /** Record builders by the typer's event index (parse/qemu-wasm.ts), made on first use. */
   private builders(): FieldsBuilder[] {
-    return (this.builderTable ??= qemuEventTable(this.defs).map(fieldsBuilder));
+    return (this.builderTable ??= this.eventTable().map(fieldsBuilder));
   }
 
   parse(text: string, line: number): TraceRecord | undefined {

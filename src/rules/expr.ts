@@ -120,6 +120,8 @@ export const BUILTINS: Record<string, (...args: Value[]) => Value> = {
   defined: (v) => v !== undefined && v !== null,
   hex: (v) => (typeof v === 'number' || typeof v === 'bigint' ? '0x' + v.toString(16) : String(v)),
   in: (v, ...xs) => xs.some((x) => compare('==', v, x)),
+  /** contains(text, part): text includes part (both strings). */
+  contains: (t, part) => typeof t === 'string' && typeof part === 'string' && t.includes(part),
 };
 
 /** Expression syntax tree: plain data, so parsed expressions can be cached by their source text. */
@@ -273,6 +275,12 @@ export class ExprCodeGen {
   private readonly consts: Value[] = [];
   private temps = 0;
 
+  /**
+   * vars: the code that reads a variable (default: the scope's property of that name). The normalisers of
+   * src/normalise/compile.ts read template fields from locals instead.
+   */
+  constructor(private readonly vars?: (name: string) => string) {}
+
   /** A fresh temporary variable (declared by build()). */
   temp(): string {
     return `t${this.temps++}`;
@@ -292,7 +300,7 @@ export class ExprCodeGen {
         if (typeof n.v === 'string') return q(n.v);
         return n.v === null ? 'null' : String(n.v);
       case 'var':
-        return `s[${q(n.name)}]`;
+        return this.vars ? this.vars(n.name) : `s[${q(n.name)}]`;
       case 'not':
         return `!${this.truthy(this.gen(n.e))}`;
       case 'neg':
