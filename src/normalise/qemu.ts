@@ -50,21 +50,21 @@ export function normaliseQemu(r: TraceRecord): Ev | undefined {
   return n === undefined ? undefined : n(r.fields, r.line, r.raw);
 }
 
-/** Typed-line normalisers by the typer's event index (QemuParser.eventTable()), made once per parser. */
+/** Typed-line normalisers by the typer's event index (QemuParser.eventTable()), each made on first use. */
 const typedByParser = new WeakMap<QemuParser, (TypedNormaliser | undefined)[]>();
+/** An event that means nothing to the model. */
+const NOTHING: TypedNormaliser = () => undefined;
 
-function typedNormalisers(parser: QemuParser): (TypedNormaliser | undefined)[] {
+function typedNormaliserAt(parser: QemuParser, k: number): TypedNormaliser {
   let list = typedByParser.get(parser);
-  if (!list) {
-    const spec = loadNormalisation(loadEventDefs('qemu'));
-    list = parser.eventTable().map((def) => {
-      if (def.cls !== 'info') return typedDeviceError(def);
-      const alts = spec.get(def.name);
-      return alts ? typedNormaliser(alts, def) : undefined;
-    });
-    typedByParser.set(parser, list);
+  if (!list) typedByParser.set(parser, (list = []));
+  let n = list[k];
+  if (n === undefined) {
+    const def = parser.eventTable()[k]!;
+    const alts = loadNormalisation(loadEventDefs('qemu')).get(def.name);
+    n = list[k] = def.cls !== 'info' ? typedDeviceError(def) : alts ? typedNormaliser(alts, def) : NOTHING;
   }
-  return list;
+  return n;
 }
 
 /**
@@ -86,7 +86,7 @@ export function qemuEventsOf(b: LineBatch, parser: QemuParser, onEvent: (e: Ev) 
     }
     return;
   }
-  const norms = typedNormalisers(parser);
+  let norms = typedByParser.get(parser);
   const widths = parser.widths();
   const { events, vals, strs } = pre;
   let at = 0;
@@ -94,11 +94,13 @@ export function qemuEventsOf(b: LineBatch, parser: QemuParser, onEvent: (e: Ev) 
     const k = events[i]!;
     if (k >= 0) {
       onLine();
-      const n = norms[k];
-      if (n !== undefined) {
-        const e = n(vals, at, strs, nos[i]!, ls[i]!);
-        if (e !== undefined) onEvent(e);
+      let n = norms?.[k];
+      if (n === undefined) {
+        n = typedNormaliserAt(parser, k);
+        norms = typedByParser.get(parser);
       }
+      const e = n(vals, at, strs, nos[i]!, ls[i]!);
+      if (e !== undefined) onEvent(e);
       at += widths[k]!;
     } else {
       const r = parser.parse(ls[i]!, nos[i]!);
