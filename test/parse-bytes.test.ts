@@ -188,14 +188,21 @@ describe('blocking reads', () => {
     };
     const streamed = await collect(false);
     expect(await collect(true)).toEqual(streamed);
-    const typed = async (blocking: boolean, transfer = false): Promise<unknown[]> => {
+    const widths = new QemuParser().widths();
+    const typed = async (blocking: boolean, transfer = false, views = false): Promise<unknown[]> => {
       const out: unknown[] = [];
-      for await (const t of typedQemuBatches(f, { wanted: QEMU_MODEL_EVENTS, blocking, transfer })) {
+      for await (const t of typedQemuBatches(f, { wanted: QEMU_MODEL_EVENTS, blocking, transfer, views })) {
         // Kept lines as bytes for another thread, or as text for this one.
         expect(t.bytes !== undefined || t.text !== undefined).toBe(true);
         if (t.bytes !== undefined) expect(transfer).toBe(true);
         const b = toLineBatch(t);
-        b.lines.forEach((l, i) => out.push([b.lineNos![i], l, t.events[i]]));
+        let at = 0;
+        b.lines.forEach((l, i) => {
+          // The values too: views of the typer's memory must hold until the next batch is asked for.
+          const w = t.events[i]! >= 0 ? widths[t.events[i]!]! : 0;
+          out.push([b.lineNos![i], l, t.events[i], [...t.vals.subarray(at, at + w)]]);
+          at += w;
+        });
         out.push(['batch end', t.lastLine, t.unterminated, t.skipped]);
       }
       return out.filter((x) => (x as unknown[])[0] !== 'batch end' || (x as unknown[])[2] === true);
@@ -203,6 +210,7 @@ describe('blocking reads', () => {
     const a = await typed(false);
     expect(await typed(true)).toEqual(a);
     expect(await typed(true, true)).toEqual(a);
+    expect(await typed(true, false, true)).toEqual(a);
     expect(a.length).toBeGreaterThan(1000);
   });
 });

@@ -193,7 +193,7 @@ async function checkEvents(name: string, opts: CheckOptions, src: EventSource): 
       // A QEMU trace file is read again from the start, typed from its bytes (the sniffed lines are dropped),
       // with blocking reads: checking is all this thread does until the file ends.
       await it.return?.();
-      for await (const b of typedQemuBatches(name, { wanted: QEMU_MODEL_EVENTS, blocking: true })) run(toLineBatch(b));
+      for await (const b of typedQemuBatches(name, { wanted: QEMU_MODEL_EVENTS, blocking: true, views: true })) run(toLineBatch(b));
     } else {
       for (const b of held) run(b);
       if (!done) {

@@ -140,14 +140,14 @@ export interface TypedChunk {
   kept: number;
   skipped: number;
   /** Per kept line: start, end (no newline, no CR), line number, event index or SLOW. */
-  starts: Int32Array;
-  ends: Int32Array;
-  lineNos: Int32Array;
-  events: Int16Array;
+  starts: Int32Array<ArrayBuffer>;
+  ends: Int32Array<ArrayBuffer>;
+  lineNos: Int32Array<ArrayBuffer>;
+  events: Int16Array<ArrayBuffer>;
   /** Values of the typed lines, in order; a text field holds its start offset until the host interns it. */
-  vals: Float64Array;
+  vals: Float64Array<ArrayBuffer>;
   /** Per text value: its index in vals, start, end, FNV-1a hash (as i32). */
-  texts: Int32Array;
+  texts: Int32Array<ArrayBuffer>;
 }
 
 export class QemuWasmTyper {

@@ -54,7 +54,8 @@ export function pipelinedBatches(file: string): { batches: AsyncGenerator<LineBa
   async function* batches(): AsyncGenerator<LineBatch> {
     try {
       let handed = false;
-      const head = typedQemuBatches(file, { wanted: QEMU_MODEL_EVENTS, blocking: true, handoff: (next) => (handed = HANDOFF.give(ctl, next)) });
+      // Each batch is checked before the next is asked for: views of the typer's memory will do.
+      const head = typedQemuBatches(file, { wanted: QEMU_MODEL_EVENTS, blocking: true, views: true, handoff: (next) => (handed = HANDOFF.give(ctl, next)) });
       for await (const b of head) yield toLineBatch(b);
       if (!handed) return;
       for (;;) {

@@ -49,7 +49,7 @@ export function toLineBatch(t: TypedBatch): LineBatch {
 /**
  * Types lines batch by batch, numbering them from lineNo: the WebAssembly typer (parse/qemu-wasm.ts) splits and
  * types a chunk; text values become strings here, each distinct one made once. A batch leaves with copies of
- * what the typer filled.
+ * what the typer filled, or with views of it for a consumer done with each batch before the next (`views`).
  */
 export class LineTyper {
   private readonly typer: QemuWasmTyper;
@@ -62,8 +62,15 @@ export class LineTyper {
   /**
    * defs: the QEMU event specs (default: specs/trace/qemu-events.yaml). transfer: batches will go to another
    * thread (the kept lines stay bytes, decoded there), rather than be used on this one (decoded at once).
+   * views: a batch's arrays are views of the typer's memory, valid until the next batch is asked for (for a
+   * consumer that is done with each batch before it asks for the next: no copies, no array per batch).
    */
-  constructor(wanted?: Set<string>, defs?: Map<string, EventDef>, private readonly transfer = false) {
+  constructor(
+    wanted?: Set<string>,
+    defs?: Map<string, EventDef>,
+    private readonly transfer = false,
+    private readonly views = false,
+  ) {
     // Without the fast path the typer knows no event: it only splits, and every line goes on as text.
     this.typer = new QemuWasmTyper({ wanted, defs: FAST ? defs : new Map() });
   }
@@ -77,21 +84,21 @@ export class LineTyper {
     const s = c.rest;
     this.full = c.full;
     if (c.lines === 0) return { batch: undefined, rest: s };
-    const vals = c.vals.slice();
+    const vals = this.views ? c.vals : c.vals.slice();
     const strs: string[] = [];
     const t = c.texts;
     for (let k = 0; k < t.length; k += 4) vals[t[k]!] = this.text(buf, t[k + 1]!, t[k + 2]!, t[k + 3]! >>> 0, strs);
     const lastLine = this.lineNo + c.lines - 1;
     this.lineNo += c.lines;
-    const text = textOf(buf, c.starts, c.ends, c.kept, this.transfer);
+    const text = textOf(buf, c.starts, c.ends, c.kept, this.transfer, this.views);
     return {
       batch: {
         bytes: text.bytes,
         text: text.text,
         starts: text.starts,
         ends: text.ends,
-        lineNos: c.lineNos.slice(),
-        events: c.events.slice(),
+        lineNos: this.views ? c.lineNos : c.lineNos.slice(),
+        events: this.views ? c.events : c.events.slice(),
         vals,
         strs,
         skipped: c.skipped,
@@ -159,6 +166,11 @@ export interface TypedBatchOptions {
   /** The batches go to another thread. */
   transfer?: boolean;
   /**
+   * A batch's arrays are views of the typer's memory, valid until the next batch is asked for: for a consumer
+   * that is done with each batch before it asks for the next (no copies).
+   */
+  views?: boolean;
+  /**
    * Blocking reads only: asked once the typer is built and the file open, where to start (default: the first
    * line); undefined: nothing to read (another thread read it all).
    */
@@ -172,7 +184,7 @@ export interface TypedBatchOptions {
 
 export async function* typedQemuBatches(name: string, opts: TypedBatchOptions = {}): AsyncGenerator<TypedBatch> {
   const display = name === '-' ? '<stdin>' : name;
-  const typer = new LineTyper(opts.wanted, undefined, opts.transfer);
+  const typer = new LineTyper(opts.wanted, undefined, opts.transfer, opts.views);
   const fd = opts.blocking ? openPlain(name) : undefined;
   if (fd !== undefined) {
     try {
@@ -243,17 +255,18 @@ function* fileBatches(fd: number, typer: LineTyper, display: string, start: numb
  */
 function textOf(
   buf: Buffer,
-  starts: Int32Array,
-  ends: Int32Array,
+  starts: Int32Array<ArrayBuffer>,
+  ends: Int32Array<ArrayBuffer>,
   n: number,
   transfer: boolean,
+  views = false,
 ): { bytes?: Uint8Array<ArrayBuffer>; text?: string; starts: Int32Array<ArrayBuffer>; ends: Int32Array<ArrayBuffer> } {
   if (n === 0) return { text: '', starts: new Int32Array(0), ends: new Int32Array(0) };
   const to = ends[n - 1]!;
   if (isAscii(buf.subarray(0, to))) {
-    // Copies either way: the read buffer is reused (and bytes may be transferred to another thread).
-    const s = starts.slice(0, n);
-    const e = ends.slice(0, n);
+    // The text is a copy either way: the read buffer is reused (and bytes may be transferred to another thread).
+    const s = views ? starts.subarray(0, n) : starts.slice(0, n);
+    const e = views ? ends.subarray(0, n) : ends.slice(0, n);
     return transfer ? { bytes: new Uint8Array(buf.subarray(0, to)), starts: s, ends: e } : { text: latin1(buf, 0, to), starts: s, ends: e };
   }
   const parts: string[] = [];
