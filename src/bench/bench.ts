@@ -51,9 +51,10 @@ async function phase(mode: string, file: string): Promise<{ lines: number; secon
       lines += ls.length;
     }
 
-  } else if (mode === 'check' || mode === 'check-1t') {
-    // 'check' is what `nvmeproof check` does (a large file is read on a second thread); 'check-1t' is one thread.
-    const r = await checkTrace(file, { pipeline: mode === 'check' });
+  } else if (mode === 'check' || mode === 'check-1t' || mode === 'check-2t') {
+    // 'check' is what `nvmeproof check` does (a file of 128 MiB or more is read on a second thread); 'check-1t'
+    // is always one thread, 'check-2t' always two.
+    const r = await checkTrace(file, mode === 'check' ? {} : { pipeline: mode === 'check-2t' });
     lines = r.lines;
     findings = r.findings.length;
   } else {
@@ -115,7 +116,7 @@ async function main(): Promise<void> {
   const ri = args.indexOf('--runs');
   const runs = ri >= 0 ? Number(args[ri + 1]) : 5;
   console.log(`each figure is the best of ${runs} runs (--runs N), the phases taking turns round after round`);
-  const phases = await bestOf(['floor', 'floor-stream', 'parse', 'parse-text', 'check', 'check-1t'], file, runs);
+  const phases = await bestOf(['floor', 'floor-stream', 'parse', 'parse-text', 'check', 'check-1t', 'check-2t'], file, runs);
   const floor = phases.get('floor')!;
   const rate = (r: { lines: number; seconds: number }): number => r.lines / r.seconds;
   const row = (name: string, r: { lines: number; seconds: number; rss: number; findings?: number }, base = floor): void =>
@@ -126,6 +127,7 @@ async function main(): Promise<void> {
   row('parse, text', phases.get('parse-text')!);
   row('full check', phases.get('check')!);
   row('check, 1 thr', phases.get('check-1t')!);
+  row('check, 2 thr', phases.get('check-2t')!);
   // Many traces: every core. Eight copies of the 1M-line trace, one after the other and over worker threads.
   const seq = await runChild('many-8-serial', file);
   const par = await runChild('many-8', file);

@@ -26,10 +26,11 @@ import { loadNamespaceFile, mergeNamespaces } from '../disk/descriptor.js';
 import type { DeclaredNamespace } from '../disk/ns-state.js';
 
 /**
- * Files at least this large are read on a second thread. Below it, starting the thread costs about what it
- * saves (measured: one thread as fast at 300k lines / 16 MB, even at 1M lines / 51 MB, 1.4x slower at 10M).
+ * Files at least this large are read on a second thread. Below it, the second thread costs about what it saves
+ * (measured, interleaved, session 4: one thread as fast at 1M lines / 51 MiB and at 2M / 101 MiB, with a third
+ * less CPU time and 30 MB less memory; two threads 10% faster at 3M / 152 MiB, 1.3x faster at 10M / 506 MiB).
  */
-const PIPELINE_MIN_BYTES = 48 << 20;
+const PIPELINE_MIN_BYTES = 128 << 20;
 
 function usePipeline(name: string, opts: CheckOptions): boolean {
   if (name === '-' || opts.pipeline === false || process.env.NVMEPROOF_THREADS === '1') return false;
@@ -44,7 +45,7 @@ function usePipeline(name: string, opts: CheckOptions): boolean {
 export interface CheckOptions {
   /** false: parse QEMU lines as strings only (the WebAssembly typer's reference, for tests); default: type them from the read buffer. */
   byteParsing?: boolean;
-  /** false: read on this thread only (the worker pool already spreads files over the cores); true: always use the reading thread; default: for files of 48 MiB or more. */
+  /** false: read on this thread only (the worker pool already spreads files over the cores); true: always use the reading thread; default: for files of 128 MiB or more. */
   pipeline?: boolean;
   format?: TraceFormat;
   shape?: string | ControllerShape;
