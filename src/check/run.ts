@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { openLines, type LineBatch } from '../read/lines.js';
+import { headLines, openLines, type LineBatch } from '../read/lines.js';
 import { pipelinedBatches } from '../read/pipeline.js';
 import { toLineBatch, typedQemuBatches } from '../read/qemu-batches.js';
 import { detectFormat } from './detect.js';
@@ -60,6 +60,8 @@ export interface CheckOptions {
 
 class StopEarly extends Error {}
 
+const NO_BATCHES: AsyncIterator<LineBatch> = { next: async () => ({ done: true, value: undefined }) };
+
 /** Reads the first batches until the format is clear (or the input ends), keeping them for replay. */
 async function sniff(it: AsyncIterator<LineBatch>): Promise<{ held: LineBatch[]; format?: TraceFormat; done: boolean }> {
   const held: LineBatch[] = [];
@@ -84,10 +86,14 @@ function parserFor(format: TraceFormat, onOther?: (text: string, line: number) =
 export async function checkTrace(name: string, opts: CheckOptions = {}): Promise<FileResult> {
   // DMA evidence matrices are YAML documents, not line streams: the classifier reads them whole.
   if (opts.format === 'evidence' || (opts.format === undefined && name !== '-' && /\.evidence\.ya?ml$|\.ya?ml$/.test(name))) return checkEvidence(name);
-  const source = openLines(name);
-  const file = source.name;
-  const it = source.batches()[Symbol.asyncIterator]();
-  const { held, format: sniffed, done } = await sniff(it);
+  // A QEMU trace file is typed from its bytes, read again from the start: its format is told from one blocking
+  // read of its head, with no stream set up only to be dropped.
+  const head = opts.byteParsing !== false && (opts.format === undefined || opts.format === 'qemu') ? headLines(name) : undefined;
+  const typedQemu = head !== undefined && (opts.format ?? detectFormat(head)) === 'qemu';
+  const source = typedQemu ? undefined : openLines(name);
+  const file = source?.name ?? name;
+  const it: AsyncIterator<LineBatch> = source ? source.batches()[Symbol.asyncIterator]() : NO_BATCHES;
+  const { held, format: sniffed, done } = source ? await sniff(it) : { held: [], format: 'qemu' as const, done: true };
   const format = opts.format ?? sniffed;
   if (!format) throw new UserError(`${file}: no NVMe events found: not a QEMU pci_nvme_* trace, ftrace nvme trace, canonical trace or serial log (use --input-format to say which)`);
   if (format === 'serial') return checkSerial(file, held, done ? undefined : it, opts);

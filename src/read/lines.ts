@@ -100,6 +100,29 @@ export function* plainReads(fd: number, start = 0): Generator<{ data: Buffer; at
   }
 }
 
+/**
+ * The first lines of a plain file, from one blocking read of its head (at least `min` whole lines, or the whole
+ * file), for telling its format without a stream; undefined for standard input, gzip, a file that cannot be
+ * read, or a head too short.
+ */
+export function headLines(name: string, min = 200): string[] | undefined {
+  const fd = openPlain(name);
+  if (fd === undefined) return undefined;
+  try {
+    const buf = Buffer.allocUnsafe(READ_SIZE);
+    const n = fs.readSync(fd, buf, 0, READ_SIZE, 0);
+    const lines = buf.toString('utf8', 0, n).split('\n');
+    // A full read may have cut its last line.
+    if (n === READ_SIZE) lines.pop();
+    if (lines.length < min && n === READ_SIZE) return undefined;
+    return lines.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+  } catch {
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** A trace's first bytes must be text (see looksBinary). */
 export function checkText(first: Buffer, display: string): void {
   if (looksBinary(first)) throw new UserError(`${display}: binary data, not a text trace (first bytes are not text)`);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Node } from 'yaml';
 import { listSpecFiles, loadSpecFile, type LoadedSpec, yamlLib } from '../specs/load.js';
 import { specPath } from '../util/paths.js';
-import { parseExprCached, ExprError, type Ast } from './expr.js';
+import { parseExprsCached, ExprError, type Ast } from './expr.js';
 import { UserError, type Located } from '../util/errors.js';
 import type { RuleMeta } from '../findings/finding.js';
 import { CHECK_KINDS } from './check-kinds.js';
@@ -72,6 +72,13 @@ export function loadCatalog(extraDirs: string[] = [], opts: { families?: string[
   for (const file of files) {
     const spec = loadSpecFile<{ family: string; rules: RuleSpec[] }>(file, 'rules');
     if (opts.families && !opts.families.includes(spec.data.family)) continue;
+    // Every expression of the file, parsed (or read from the cache) at once.
+    const sources: string[] = [];
+    for (const r of spec.data.rules) {
+      if (typeof r.when === 'string') sources.push(r.when);
+      for (const k of CHECK_KINDS[r.then?.check]?.exprs ?? []) if (typeof r.then[k] === 'string') sources.push(r.then[k] as string);
+    }
+    const trees = parseExprsCached(sources);
     spec.data.rules.forEach((r, i) => {
       const where = (key: string, sub?: string): Located => ({ file, ...locateRuleKey(spec, i, key, sub), message: '' });
       if (cat.byId.has(r.id)) {
@@ -80,15 +87,12 @@ export function loadCatalog(extraDirs: string[] = [], opts: { families?: string[
       }
       const asts: CompiledRule['asts'] = { exprs: {} };
       const parse = (src: string, key: string, sub?: string): void => {
-        try {
-          const ast = parseExprCached(src);
-          if (key === 'when') asts.when = ast;
-          else asts.exprs[sub!] = ast;
-        } catch (err) {
-          if (!(err instanceof ExprError)) throw err;
+        const ast = trees.get(src)!;
+        if (ast instanceof ExprError) {
           const p = where(key, sub);
-          problems.push({ file, line: p.line, col: p.col + err.offset, message: `${r.id}: ${err.message}` });
-        }
+          problems.push({ file, line: p.line, col: p.col + ast.offset, message: `${r.id}: ${ast.message}` });
+        } else if (key === 'when') asts.when = ast;
+        else asts.exprs[sub!] = ast;
       };
       const kind = CHECK_KINDS[r.then.check];
       if (!kind) {
