@@ -147,8 +147,9 @@ async function checkEvents(name: string, opts: CheckOptions, src: EventSource): 
   const canonical = format === 'canonical' ? new CanonicalNormaliser({ dstrd: canon?.dstrd ?? shape.cap.dstrd }) : undefined;
   const authority = canonical && (canon?.authors ?? true) ? new AuthorityModel(file, engine, { dstrd: canon?.dstrd ?? shape.cap.dstrd, lane: canon?.lane }) : undefined;
   const model = new ControllerModel(file, shape, spec, engine, { registers: format === 'canonical' ? (canon?.registers ?? true) : format !== 'ftrace' });
-  // Counted in a Map: a property per event kind, bumped for every event, is a keyed store on a dictionary.
-  const eventCounts = new Map<string, number>();
+  // Counted in a Map of boxes (one lookup per event): a property per event kind, bumped for every event, is a
+  // keyed store on a dictionary.
+  const eventCounts = new Map<string, { n: number }>();
   let events = 0;
   let lines = 0;
   // Events the model does not consume were validated by the parser but not materialised.
@@ -160,7 +161,9 @@ async function checkEvents(name: string, opts: CheckOptions, src: EventSource): 
     else step(out);
   };
   const step = (e: Ev): void => {
-    eventCounts.set(e.kind, (eventCounts.get(e.kind) ?? 0) + 1);
+    const c = eventCounts.get(e.kind);
+    if (c !== undefined) c.n++;
+    else eventCounts.set(e.kind, { n: 1 });
     model.consume(e);
     authority?.consume(e);
   };
@@ -262,7 +265,7 @@ async function checkEvents(name: string, opts: CheckOptions, src: EventSource): 
     findings,
     exercised,
     notChecked: authority ? [] : authorityNotChecked(catalog.rules),
-    coverage: { registers: model.coverage.registers, commands: model.coverage.commands, events: Object.fromEntries(eventCounts) },
+    coverage: { ...model.coverage, events: Object.fromEntries([...eventCounts].map(([k, c]) => [k, c.n])) },
     notes: proof && proof.tables.length ? [...notes, ...proof.notes] : notes,
     ...(proof && proof.tables.length ? { proofTables: proof.tables } : {}),
   };

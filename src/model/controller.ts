@@ -113,7 +113,13 @@ export class ControllerModel {
   private dbbufRef?: SourceRef;
   /** Namespace geometry and deallocated ranges (src/disk: the disk contract). */
   private readonly disk: DiskTracker;
-  readonly coverage = { registers: {} as Record<string, number>, commands: {} as Record<string, number> };
+  private readonly registerCounts: Record<string, number> = {};
+  /** Register writes by name and commands by set and name ('io:READ'), in the order first seen. */
+  get coverage(): { registers: Record<string, number>; commands: Record<string, number> } {
+    const commands: Record<string, number> = {};
+    for (const c of this.opcodes.values()) commands[c.key] = (commands[c.key] ?? 0) + c.n;
+    return { registers: this.registerCounts, commands };
+  }
   /**
    * The hooks fired on every event of a busy trace, resolved once: each runs its rules at a call site of its
    * own and builds the finding's context (binding, related lines) only when a rule failed.
@@ -165,7 +171,7 @@ export class ControllerModel {
         return this.regWrite(ev);
       case 'reg.read': {
         const r = this.spec.regAt(num(ev.f.offset) & ~3);
-        if (r) this.coverage.registers[r.reg.name] = (this.coverage.registers[r.reg.name] ?? 0) + 1;
+        if (r) this.registerCounts[r.reg.name] = (this.registerCounts[r.reg.name] ?? 0) + 1;
         return;
       }
       case 'host.doorbell':
@@ -192,7 +198,7 @@ export class ControllerModel {
     const value = num(ev.f.value);
     const at = this.spec.regAt(offset & ~3);
     const name = at?.reg.name ?? null;
-    if (name) this.coverage.registers[name] = (this.coverage.registers[name] ?? 0) + 1;
+    if (name) this.registerCounts[name] = (this.registerCounts[name] ?? 0) + 1;
     const old = decodeCc(this.cc);
     const isCc = offset === REG.CC;
     const next = isCc ? decodeCc(value) : undefined;
@@ -321,11 +327,9 @@ export class ControllerModel {
     const cid = num(ev.f.cid);
     const opc = ev.f.opc === undefined ? undefined : num(ev.f.opc);
     const admin = ev.f.admin === true;
-    const def = opc === undefined ? undefined : (admin ? this.spec.admin : this.spec.io).get(opc);
-    const slot = opc === undefined ? -1 : admin ? opc + 256 : opc;
-    let key = this.commandKeys.get(slot);
-    if (key === undefined) this.commandKeys.set(slot, (key = `${admin ? 'admin' : 'io'}:${def?.name ?? (opc === undefined ? '?' : '0x' + opc.toString(16))}`));
-    this.coverage.commands[key] = (this.coverage.commands[key] ?? 0) + 1;
+    const op = this.opcode(opc, admin);
+    op.n++;
+    const def = op.def;
     const sq = this.sqs.get(sqid);
     const prior = sq?.outstanding.get(cid);
     const cmd = newCmd(sqid, cid, opc, admin, ev.f.nsid === undefined ? undefined : num(ev.f.nsid), ev.line, detach(ev.raw), def);
@@ -347,7 +351,7 @@ export class ControllerModel {
           nsid_required: !admin && def !== undefined && def.nsid === 'required',
           ns_active: this.nsActiveFn,
           nn: this.shape.nn ?? null,
-          modifies: this.disk.modifiesAtSubmit(def, admin),
+          modifies: op.modifies,
           ns_read_only: this.nsReadOnly,
       };
       const n = h.run(scope, h.hit, h.failed);
@@ -367,8 +371,19 @@ export class ControllerModel {
     this.lastAction = cmd;
   }
 
-  /** Coverage keys ('io:READ') by opcode (+256 for admin): made once, not per command. */
-  private readonly commandKeys = new Map<number, string>();
+  /** What an opcode is, worked out once, and how often it was submitted: by opcode (admin: -1 - opcode). */
+  private readonly opcodes = new Map<number, { key: string; n: number; def: CommandDef | undefined; modifies: boolean }>();
+
+  private opcode(opc: number | undefined, admin: boolean): { key: string; n: number; def: CommandDef | undefined; modifies: boolean } {
+    const slot = opc === undefined ? -0.5 : admin ? -1 - opc : opc;
+    let o = this.opcodes.get(slot);
+    if (o === undefined) {
+      const def = opc === undefined ? undefined : (admin ? this.spec.admin : this.spec.io).get(opc);
+      const key = `${admin ? 'admin' : 'io'}:${def?.name ?? (opc === undefined ? '?' : '0x' + opc.toString(16))}`;
+      this.opcodes.set(slot, (o = { key, n: 0, def, modifies: this.disk.modifiesAtSubmit(def, admin) }));
+    }
+    return o;
+  }
   private readonly nsActiveFn = (n: unknown): boolean => this.nsActive(num(n));
 
   private nsActive(nsid: number): boolean {
@@ -577,7 +592,7 @@ export class ControllerModel {
       cmd = sq?.outstanding.get(cid);
     } else {
       const cq = this.cqs.get(num(ev.f.cqid));
-      for (const s of cq?.sqs ?? []) {
+      if (cq) for (const s of cq.sqs) {
         const candidate = this.sqs.get(s)?.outstanding.get(cid);
         if (candidate) {
           cmd = candidate;
