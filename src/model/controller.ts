@@ -7,6 +7,7 @@ import type { ControllerShape } from './shape.js';
 import { DiskTracker, type DiskCmdState } from '../disk/tracker.js';
 import type { DiskContract } from '../disk/contract.js';
 import type { NsObservation } from '../disk/ns-state.js';
+import type { FieldValue } from '../parse/template.js';
 
 /**
  * One NVMe controller, replayed from the normalised event stream. It keeps only live state (registers,
@@ -90,6 +91,39 @@ function num(v: unknown): number {
   return typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : NaN;
 }
 
+/**
+ * The scopes of the hooks fired on nearly every event, one object each, refilled per event: rule code only reads
+ * a scope while its hook runs (a finding keeps the message rendered from it, never the scope), so one object
+ * of one shape serves every event and none is allocated per event. Fields that never change are set here.
+ */
+function hotScopes(m: { nsActive: (n: unknown) => boolean; nsReadOnly: (n: unknown) => boolean | null; nn: number | null }) {
+  return {
+    doorbell: { queue: 'sq', qid: 0, value: 0, offset: 0, stride: 0, aligned_offset: true, exists: false, entries: null as number | null, enabled: false, shutting_down: false, shadow: false },
+    submit: {
+      sqid: 0,
+      cid: 0,
+      opc: null as number | null,
+      admin: false,
+      set: 'I/O',
+      nsid: null as number | null,
+      name: null as string | null,
+      known_opcode: false,
+      sq_exists: false,
+      outstanding: false,
+      enabled: false,
+      shutting_down: false,
+      nsid_required: false,
+      ns_active: m.nsActive,
+      nn: m.nn,
+      modifies: false,
+      ns_read_only: m.nsReadOnly,
+    },
+    complete: { cid: 0, cqid: null as FieldValue | boolean | null, sqid: null as FieldValue | boolean | null, status: 0, matched: false },
+    rw: { op: '', nsid: 0, slba: null as FieldValue | boolean | null, blocks: 0, bytes: null as FieldValue | boolean | null, lba_size: 0, ns_blocks: null as number | null, mdts_bytes: 0, transfers: false, read_only: null as boolean | null },
+    prp: { prp1: null as FieldValue | boolean | null, prp2: null as FieldValue | boolean | null, len: 0, first_len: 0, page_size: 0, expected_len: null as number | null },
+  };
+}
+
 /** A command with every field present from the start: one hidden class for all, however it is later filled. */
 function newCmd(sqid: number, cid: number, opc: number | undefined, admin: boolean, nsid: number | undefined, line: number, raw: string, def: CommandDef | undefined): Cmd {
   return { sqid, cid, opc, admin, nsid, line, raw, def, fid: undefined, rwBytes: undefined, rwOp: undefined, effect: undefined, prev: undefined, disk: undefined, flagged: undefined };
@@ -127,6 +161,7 @@ export class ControllerModel {
   private readonly hooks: { regWrite?: Hook; doorbell?: Hook; submit?: Hook; complete?: Hook; rw?: Hook; prp?: Hook; rwComplete?: Hook };
   /** The shape's CAP fields as rules see them (scopes are read, never written, by rule code). */
   private readonly cap: Scope;
+  private readonly scopes: ReturnType<typeof hotScopes>;
 
   constructor(
     private readonly file: string,
@@ -149,6 +184,7 @@ export class ControllerModel {
       rwComplete: engine.hook('cmd.rw.complete'),
     };
     this.cap = { ...shape.cap };
+    this.scopes = hotScopes({ nsActive: this.nsActiveFn, nsReadOnly: this.nsReadOnly, nn: shape.nn ?? null });
     // Without register visibility the controller was brought up before the trace began.
     this.enabled = !vis.registers;
     if (!vis.registers) {
@@ -310,7 +346,18 @@ export class ControllerModel {
     const h = this.hooks.doorbell;
     if (h === undefined) return;
     const shutdownRef = this.shutdownRef;
-    const scope = { queue, qid, value, offset, stride, aligned_offset: (offset - 0x1000) % stride === 0, exists: !!q, entries: q?.entries ?? null, enabled: this.enabled, shutting_down: shutdownRef !== undefined, shadow: this.dbbufRef !== undefined };
+    const scope = this.scopes.doorbell;
+    scope.queue = queue;
+    scope.qid = qid;
+    scope.value = value;
+    scope.offset = offset;
+    scope.stride = stride;
+    scope.aligned_offset = (offset - 0x1000) % stride === 0;
+    scope.exists = !!q;
+    scope.entries = q?.entries ?? null;
+    scope.enabled = this.enabled;
+    scope.shutting_down = shutdownRef !== undefined;
+    scope.shadow = this.dbbufRef !== undefined;
     const n = h.run(scope, h.hit, h.failed);
     if (n === 0) return;
     const related: SourceRef[] = [
@@ -335,25 +382,21 @@ export class ControllerModel {
     const cmd = newCmd(sqid, cid, opc, admin, ev.f.nsid === undefined ? undefined : num(ev.f.nsid), ev.line, detach(ev.raw), def);
     const h = this.hooks.submit;
     if (h !== undefined) {
-      const scope = {
-          sqid,
-          cid,
-          opc: opc ?? null,
-          admin,
-          set: admin ? 'admin' : 'I/O',
-          nsid: cmd.nsid ?? null,
-          name: def?.name ?? null,
-          known_opcode: def !== undefined,
-          sq_exists: !!sq,
-          outstanding: !!prior,
-          enabled: this.enabled,
-          shutting_down: this.shutdownRef !== undefined,
-          nsid_required: !admin && def !== undefined && def.nsid === 'required',
-          ns_active: this.nsActiveFn,
-          nn: this.shape.nn ?? null,
-          modifies: op.modifies,
-          ns_read_only: this.nsReadOnly,
-      };
+      const scope = this.scopes.submit;
+      scope.sqid = sqid;
+      scope.cid = cid;
+      scope.opc = opc ?? null;
+      scope.admin = admin;
+      scope.set = admin ? 'admin' : 'I/O';
+      scope.nsid = cmd.nsid ?? null;
+      scope.name = def?.name ?? null;
+      scope.known_opcode = def !== undefined;
+      scope.sq_exists = !!sq;
+      scope.outstanding = !!prior;
+      scope.enabled = this.enabled;
+      scope.shutting_down = this.shutdownRef !== undefined;
+      scope.nsid_required = !admin && def !== undefined && def.nsid === 'required';
+      scope.modifies = op.modifies;
       const n = h.run(scope, h.hit, h.failed);
       if (n > 0) {
         const related: SourceRef[] = [];
@@ -553,7 +596,17 @@ export class ControllerModel {
         const mdtsBytes = this.shape.mdts > 0 ? 2 ** this.shape.mdts * 4096 * 2 ** this.shape.cap.mpsmin : 0;
         const h = this.hooks.rw;
         if (h === undefined) return;
-        const scope = { op: String(f.op), nsid, slba: f.slba ?? null, blocks, bytes: f.bytes ?? null, lba_size: lba, ns_blocks: this.disk.ns.blocks(nsid) ?? null, mdts_bytes: mdtsBytes, transfers: f.op !== 'write_zeroes', read_only: this.disk.readOnly(nsid) };
+        const scope = this.scopes.rw;
+        scope.op = String(f.op);
+        scope.nsid = nsid;
+        scope.slba = f.slba ?? null;
+        scope.blocks = blocks;
+        scope.bytes = f.bytes ?? null;
+        scope.lba_size = lba;
+        scope.ns_blocks = this.disk.ns.blocks(nsid) ?? null;
+        scope.mdts_bytes = mdtsBytes;
+        scope.transfers = f.op !== 'write_zeroes';
+        scope.read_only = this.disk.readOnly(nsid);
         const n = h.run(scope, h.hit, h.failed);
         if (n > 0) this.detailFailures(h, n, scope, ev, cmd, `nsid=${nsid},cid=${cmd?.cid ?? '?'}`);
       },
@@ -569,7 +622,13 @@ export class ControllerModel {
       (ev, f, cmd) => {
         const h = this.hooks.prp;
         if (h === undefined) return;
-        const scope = { prp1: f.prp1 ?? null, prp2: f.prp2 ?? null, len: num(f.len), first_len: num(f.first_len), page_size: this.pageSize(), expected_len: cmd?.rwBytes ?? null };
+        const scope = this.scopes.prp;
+        scope.prp1 = f.prp1 ?? null;
+        scope.prp2 = f.prp2 ?? null;
+        scope.len = num(f.len);
+        scope.first_len = num(f.first_len);
+        scope.page_size = this.pageSize();
+        scope.expected_len = cmd?.rwBytes ?? null;
         const n = h.run(scope, h.hit, h.failed);
         if (n > 0) this.detailFailures(h, n, scope, ev, cmd, `sq=${cmd?.sqid ?? '?'},cid=${cmd?.cid ?? '?'}`);
       },
@@ -604,7 +663,12 @@ export class ControllerModel {
     const related = (): SourceRef[] => (cmd ? [{ file: this.file, line: cmd.line, raw: cmd.raw, note: 'command submitted here' }] : []);
     const h = this.hooks.complete;
     if (h !== undefined) {
-      const scope = { cid, cqid: ev.f.cqid ?? null, sqid: ev.f.sqid ?? sq?.qid ?? null, status, matched: !!cmd };
+      const scope = this.scopes.complete;
+      scope.cid = cid;
+      scope.cqid = ev.f.cqid ?? null;
+      scope.sqid = ev.f.sqid ?? sq?.qid ?? null;
+      scope.status = status;
+      scope.matched = !!cmd;
       const n = h.run(scope, h.hit, h.failed);
       if (n > 0) this.engine.failures(h, n, scope, { ev, binding: `cq=${String(ev.f.cqid ?? '?')},cid=${cid}`, related });
     }
