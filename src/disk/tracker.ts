@@ -179,13 +179,15 @@ export class DiskTracker {
 
   /**
    * The `cmd.rw.complete` scope: an I/O command's completion with its range, its namespace's geometry and
-   * what the evidence says its failure was caused by. Built for every I/O completion, so it is a plain object of
-   * a fixed shape whose costlier values (status name, deallocation, digests, message texts) are getters on its
-   * prototype, computed only when a rule reads them.
+   * what the evidence says its failure was caused by. Needed at every I/O completion, so it is one object of a
+   * fixed shape, refilled each time (valid until the next call: rule code reads it only while its hook runs),
+   * whose costlier values (status name, deallocation, digests, message texts) are getters on its prototype,
+   * computed only when a rule reads them.
    */
   completeScope(cmd: DiskCmd, status: number, ev: Ev, statusName: (s: number) => string, outstanding: () => Iterable<DiskCmd>): Scope {
-    return new CompleteScope(this, cmd, status, ev, statusName, outstanding) as unknown as Scope;
+    return (this.completion ??= new CompleteScope()).fill(this, cmd, status, ev, statusName, outstanding) as unknown as Scope;
   }
+  private completion?: CompleteScope;
 
   /** Whether a read of [start, end) saw only deallocated blocks (see NamespaceTable.readDeallocated), in-flight writes considered. */
   readSawDeallocated(nsid: number, start: number, end: number, since: number, outstanding: Iterable<DiskCmd>): boolean | null {
@@ -259,34 +261,34 @@ export class DiskTracker {
 
 /** The `cmd.rw.complete` scope (see DiskTracker.completeScope). Field names are the rules' names. */
 class CompleteScope {
-  readonly op: string;
-  readonly cid: number;
-  readonly sqid: number;
-  readonly nsid: number | null;
-  readonly slba: number | null;
-  readonly blocks: number | null;
-  readonly bytes: number | null;
-  readonly lba_size: number | null;
-  readonly ns_blocks: number | null;
-  readonly status: number;
-  readonly status_code: number;
-  readonly success: boolean;
-  readonly out_of_range: boolean | null;
-  readonly read_only: boolean | null;
-  readonly modifies: boolean | null;
-  readonly io_error: boolean;
-  readonly io_error_status: number | null;
-  readonly cause: string | null;
-  readonly unmap: UnmapBehaviour | null;
+  op = '';
+  cid = 0;
+  sqid = 0;
+  nsid: number | null = null;
+  slba: number | null = null;
+  blocks: number | null = null;
+  bytes: number | null = null;
+  lba_size: number | null = null;
+  ns_blocks: number | null = null;
+  status = 0;
+  status_code = 0;
+  success = false;
+  out_of_range: boolean | null = null;
+  read_only: boolean | null = null;
+  modifies: boolean | null = null;
+  io_error = false;
+  io_error_status: number | null = null;
+  cause: string | null = null;
+  unmap: UnmapBehaviour | null = null;
 
   // Private fields (#) stay out of reach of rule expressions, which read the scope by name.
-  readonly #t: DiskTracker;
-  readonly #cmd: DiskCmd;
-  readonly #ev: Ev;
-  readonly #statusName: (s: number) => string;
-  readonly #outstanding: () => Iterable<DiskCmd>;
+  #t!: DiskTracker;
+  #cmd!: DiskCmd;
+  #ev!: Ev;
+  #statusName!: (s: number) => string;
+  #outstanding!: () => Iterable<DiskCmd>;
 
-  constructor(t: DiskTracker, cmd: DiskCmd, status: number, ev: Ev, statusName: (s: number) => string, outstanding: () => Iterable<DiskCmd>) {
+  fill(t: DiskTracker, cmd: DiskCmd, status: number, ev: Ev, statusName: (s: number) => string, outstanding: () => Iterable<DiskCmd>): this {
     this.#t = t;
     this.#cmd = cmd;
     this.#ev = ev;
@@ -314,6 +316,7 @@ class CompleteScope {
     this.io_error_status = d?.ioError ?? null;
     this.cause = this.out_of_range === true ? 'out-of-range' : this.modifies === true && this.read_only === true ? 'read-only' : this.io_error ? 'io-error' : null;
     this.unmap = nsid === null ? null : (t.ns.unmap(nsid) ?? null);
+    return this;
   }
 
   get name(): string {
