@@ -56,15 +56,10 @@ const typedByParser = new WeakMap<QemuParser, (TypedNormaliser | undefined)[]>()
 const NOTHING: TypedNormaliser = () => undefined;
 
 function typedNormaliserAt(parser: QemuParser, k: number): TypedNormaliser {
-  let list = typedByParser.get(parser);
-  if (!list) typedByParser.set(parser, (list = []));
-  let n = list[k];
-  if (n === undefined) {
-    const def = parser.eventTable()[k]!;
-    const alts = loadNormalisation(loadEventDefs('qemu')).get(def.name);
-    n = list[k] = def.cls !== 'info' ? typedDeviceError(def) : alts ? typedNormaliser(alts, def) : NOTHING;
-  }
-  return n;
+  const def = parser.eventTable()[k]!;
+  if (def.cls !== 'info') return typedDeviceError(def);
+  const alts = loadNormalisation(loadEventDefs('qemu')).get(def.name);
+  return alts ? typedNormaliser(alts, def) : NOTHING;
 }
 
 /**
@@ -75,39 +70,33 @@ function typedNormaliserAt(parser: QemuParser, k: number): TypedNormaliser {
 export function qemuEventsOf(b: LineBatch, parser: QemuParser, onEvent: (e: Ev) => void, onLine: () => void): void {
   const ls = b.lines;
   const nos = b.lineNos;
+  const parsed = (text: string, no: number): void => {
+    const r = parser.parse(text, no);
+    if (r === undefined) return;
+    onLine();
+    const e = normaliseQemu(r);
+    if (e !== undefined) onEvent(e);
+  };
   const pre = b.pre;
   if (pre === undefined || nos === undefined) {
-    for (let i = 0; i < ls.length; i++) {
-      const r = parser.parse(ls[i]!, nos === undefined ? b.firstLine + i : nos[i]!);
-      if (r === undefined) continue;
-      onLine();
-      const e = normaliseQemu(r);
-      if (e !== undefined) onEvent(e);
-    }
+    for (let i = 0; i < ls.length; i++) parsed(ls[i]!, nos === undefined ? b.firstLine + i : nos[i]!);
     return;
   }
   let norms = typedByParser.get(parser);
+  if (norms === undefined) typedByParser.set(parser, (norms = []));
   const widths = parser.widths();
   const { events, vals, strs } = pre;
   let at = 0;
   for (let i = 0; i < ls.length; i++) {
     const k = events[i]!;
-    if (k >= 0) {
-      onLine();
-      let n = norms?.[k];
-      if (n === undefined) {
-        n = typedNormaliserAt(parser, k);
-        norms = typedByParser.get(parser);
-      }
-      const e = n(vals, at, strs, nos[i]!, ls[i]!);
-      if (e !== undefined) onEvent(e);
-      at += widths[k]!;
-    } else {
-      const r = parser.parse(ls[i]!, nos[i]!);
-      if (r === undefined) continue;
-      onLine();
-      const e = normaliseQemu(r);
-      if (e !== undefined) onEvent(e);
+    if (k < 0) {
+      parsed(ls[i]!, nos[i]!);
+      continue;
     }
+    onLine();
+    const n = norms[k] ?? (norms[k] = typedNormaliserAt(parser, k));
+    const e = n(vals, at, strs, nos[i]!, ls[i]!);
+    if (e !== undefined) onEvent(e);
+    at += widths[k]!;
   }
 }
