@@ -238,7 +238,8 @@ export class ControllerModel {
     const old = decodeCc(this.cc);
     const isCc = offset === REG.CC;
     const next = isCc ? decodeCc(value) : undefined;
-    const subject: Flaggable = {};
+    // The event itself stands for the guest action (one finding per cause on it): no object of its own.
+    const subject = ev as Flaggable;
     this.lastAction = subject;
     const h = this.hooks.regWrite;
     if (h !== undefined) {
@@ -341,7 +342,8 @@ export class ControllerModel {
     const qid = index >> 1;
     const queue = index & 1 ? 'cq' : 'sq';
     const q = queue === 'sq' ? this.sqs.get(qid) : this.cqs.get(qid);
-    const subject: Flaggable = {};
+    // The event itself stands for the guest action (one finding per cause on it): no object of its own.
+    const subject = ev as Flaggable;
     this.lastAction = subject;
     const h = this.hooks.doorbell;
     if (h === undefined) return;
@@ -456,7 +458,7 @@ export class ControllerModel {
 
   /** Reports the failed rules of a detail hook: the line of the command it belongs to is related. */
   private detailFailures(h: Hook, n: number, scope: Scope, ev: Ev, cmd: Cmd | undefined, binding: string, related: SourceRef[] = []): void {
-    const cmdRef = cmd && cmd.line !== ev.line ? [{ file: this.file, line: cmd.line, raw: cmd.raw, note: 'command submitted here' }] : [];
+    const cmdRef = cmd && cmd.line !== ev.line ? this.submittedHere(cmd) : [];
     this.engine.failures(h, n, scope, { ev, binding, related: [...related, ...cmdRef], subject: cmd });
   }
 
@@ -660,7 +662,6 @@ export class ControllerModel {
         }
       }
     }
-    const related = (): SourceRef[] => (cmd ? [{ file: this.file, line: cmd.line, raw: cmd.raw, note: 'command submitted here' }] : []);
     const h = this.hooks.complete;
     if (h !== undefined) {
       const scope = this.scopes.complete;
@@ -670,16 +671,16 @@ export class ControllerModel {
       scope.status = status;
       scope.matched = !!cmd;
       const n = h.run(scope, h.hit, h.failed);
-      if (n > 0) this.engine.failures(h, n, scope, { ev, binding: `cq=${String(ev.f.cqid ?? '?')},cid=${cid}`, related });
+      if (n > 0) this.engine.failures(h, n, scope, { ev, binding: `cq=${String(ev.f.cqid ?? '?')},cid=${cid}`, related: this.submittedHere(cmd) });
     }
     if (!cmd || !sq) return;
     if (cmd.prev) sq.outstanding.set(cid, cmd.prev);
     else sq.outstanding.delete(cid);
-    this.diskComplete(ev, cmd, status, related);
+    this.diskComplete(ev, cmd, status);
     if (status === 0) cmd.effect?.();
     if (status !== 0) {
       const def = cmd.def;
-      this.engine.status(ev, status, { cid, status, sqid: cmd.sqid, name: def?.name ?? (cmd.opc !== undefined ? '0x' + cmd.opc.toString(16) : '?'), status_name: this.spec.status(status)?.name ?? 'unknown status' }, { ev, binding: `sq=${cmd.sqid},cid=${cid}`, related, subject: cmd });
+      this.engine.status(ev, status, { cid, status, sqid: cmd.sqid, name: def?.name ?? (cmd.opc !== undefined ? '0x' + cmd.opc.toString(16) : '?'), status_name: this.spec.status(status)?.name ?? 'unknown status' }, { ev, binding: `sq=${cmd.sqid},cid=${cid}`, related: this.submittedHere(cmd), subject: cmd });
     } else if (cmd.admin && cmd.opc === 0x09 && cmd.fid === 7 && ev.f.dw0 !== undefined) {
       // Number of Queues: the controller's answer is the grant (0's based counts in DW0).
       const dw0 = num(ev.f.dw0);
@@ -704,7 +705,7 @@ export class ControllerModel {
     // command it is processing.
     const subject = failed ?? this.lastAction;
     const cmd = failed ?? (subject === this.current ? this.current : undefined);
-    this.engine.deviceEvent(ev, { ev, binding: cmd ? `sq=${cmd.sqid},cid=${cmd.cid}` : name, related: cmd ? [{ file: this.file, line: cmd.line, raw: cmd.raw, note: 'command submitted here' }] : [], subject });
+    this.engine.deviceEvent(ev, { ev, binding: cmd ? `sq=${cmd.sqid},cid=${cmd.cid}` : name, related: this.submittedHere(cmd), subject });
   }
 
   // ---------------------------------------------------------------- the disk behind each namespace (src/disk)
@@ -748,7 +749,12 @@ export class ControllerModel {
   }
 
   /** The disk contract at a completion: the `cmd.rw.complete` hook, then what the command did to its namespace. */
-  private diskComplete(ev: Ev, cmd: Cmd, status: number, related: () => SourceRef[]): void {
+  /** The line a command was submitted on, as a related line of a finding about it (none without a command). */
+  private submittedHere(cmd: Cmd | undefined): SourceRef[] {
+    return cmd ? [{ file: this.file, line: cmd.line, raw: cmd.raw, note: 'command submitted here' }] : [];
+  }
+
+  private diskComplete(ev: Ev, cmd: Cmd, status: number): void {
     if (cmd.admin) {
       this.disk.applyAdmin(cmd, status, ev, (note) => this.ref(ev, note));
       return;
@@ -757,7 +763,7 @@ export class ControllerModel {
     if (h !== undefined && (cmd.nsid !== undefined || cmd.disk?.nsid !== undefined)) {
       const scope = this.disk.completeScope(cmd, status, ev, this.statusName, this.allOutstanding);
       const n = h.run(scope, h.hit, h.failed);
-      if (n > 0) this.engine.failures(h, n, scope, { ev, binding: `sq=${cmd.sqid},cid=${cmd.cid}`, related, subject: cmd });
+      if (n > 0) this.engine.failures(h, n, scope, { ev, binding: `sq=${cmd.sqid},cid=${cmd.cid}`, related: this.submittedHere(cmd), subject: cmd });
     }
     this.disk.applyIo(cmd, status);
   }
