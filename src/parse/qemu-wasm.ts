@@ -32,7 +32,7 @@ const PAGE = 65536;
 
 interface TyperExports {
   memory: WebAssembly.Memory;
-  configure(slots: number, names: number, programs: number, widths: number, skips: number, texts: number, ends: number, hex: number, maxWidth: number, maxTexts: number, compiledIds: number): void;
+  configure(slots: number, names: number, programs: number, widths: number, skips: number, texts: number, ends: number, hex: number, maxWidth: number, maxTexts: number): void;
   setOutputs(starts: number, ends: number, lineNos: number, events: number, vals: number, texts: number, lines: number, vals_: number, texts_: number): void;
   typeLines(buf: number, len: number, unterminated: number, firstLineNo: number): number;
   keptLines(): number;
@@ -55,33 +55,6 @@ function typerModule(): WebAssembly.Module {
     throw new UserError(`${file} is missing: run \`npm run build\` (it compiles src/wasm/typer.ts)`);
   }
   return (compiled = new WebAssembly.Module(bytes));
-}
-
-let manifest: Map<string, number> | undefined;
-/**
- * The template programs compiled into the module (scripts/gen-typer-templates.mjs, from the bundled specs), by
- * signature: the id of each one's function. Read once per thread.
- */
-function compiledPrograms(): Map<string, number> {
-  if (manifest) return manifest;
-  const file = path.join(PACKAGE_ROOT, 'dist', 'wasm', 'typer-templates.json');
-  let list: string[];
-  try {
-    list = JSON.parse(readFileSync(file, 'utf8')) as string[];
-  } catch {
-    throw new UserError(`${file} is missing: run \`npm run build\` (it compiles src/wasm/typer.ts)`);
-  }
-  return (manifest = new Map(list.map((sig, id) => [sig, id])));
-}
-
-/**
- * An event's template program as the typer runs it, relative to its own start: the same text for the same
- * program wherever it is laid out, so a program compiled at build time is recognised at run time.
- */
-export function programSignature(def: EventDef): string {
-  const words: number[] = [];
-  program(toOps(def.tpl.pieces, true), def.tpl.fieldNames, 0, words);
-  return words.join(',');
 }
 
 const GOLDEN = 0x9e3779b97f4a7c15n;
@@ -186,11 +159,8 @@ export class QemuWasmTyper {
   private inputCap = 0;
   private u8!: Uint8Array;
 
-  /**
-   * wanted: the events whose values the consumer uses (undefined: all of them); others are only validated.
-   * interpret: run every template on the interpreter, none compiled (the compiled programs' reference, for tests).
-   */
-  constructor(opts: { wanted?: Set<string>; defs?: Map<string, EventDef>; interpret?: boolean } = {}) {
+  /** wanted: the events whose values the consumer uses (undefined: all of them); others are only validated. */
+  constructor(opts: { wanted?: Set<string>; defs?: Map<string, EventDef> } = {}) {
     const table = qemuEventTable(opts.defs ?? loadEventDefs('qemu'));
     const n = table.length;
     const templates = table.map((d) => ({ ops: toOps(d.tpl.pieces, true), names: d.tpl.fieldNames, types: d.tpl.fieldTypes }));
@@ -216,21 +186,14 @@ export class QemuWasmTyper {
     const skips = take(n * 4);
     const texts = take(n * 8);
     const textArea = take(textSlots.reduce((a, t) => a + t.length * 4, 0));
-    const compiledIds = take(n * 4);
     const scratch = take(this.width * 4);
-    const compiledProgram = opts.interpret ? new Map<string, number>() : compiledPrograms();
     const words: number[] = [];
     const progStarts: number[] = [];
     // Programs go after everything else fixed; their size is known only once emitted.
     const progBase = top;
-    const compiledId: number[] = [];
     for (const t of templates) {
-      const start = words.length;
-      progStarts.push(progBase + start * 4);
+      progStarts.push(progBase + words.length * 4);
       program(t.ops, t.names, progBase, words);
-      const own: number[] = [];
-      program(t.ops, t.names, 0, own);
-      compiledId.push(compiledProgram.get(own.join(',')) ?? -1);
     }
     take(words.length * 4);
     this.at = {
@@ -266,7 +229,6 @@ export class QemuWasmTyper {
       i32[(widths >> 2) + i] = this.widths[i]!;
       const def = table[i]!;
       i32[(skips >> 2) + i] = opts.wanted !== undefined && def.cls === 'info' && !opts.wanted.has(def.name) ? 1 : 0;
-      i32[(compiledIds >> 2) + i] = compiledId[i]!;
       i32[(texts >> 2) + 2 * i] = ta;
       i32[(texts >> 2) + 2 * i + 1] = textSlots[i]!.length;
       for (const s of textSlots[i]!) {
@@ -275,7 +237,7 @@ export class QemuWasmTyper {
       }
     });
     i32.set(words, progBase >> 2);
-    this.x.configure(slots, names, programs, widths, skips, texts, scratch, hex, this.width, maxTexts, compiledIds);
+    this.x.configure(slots, names, programs, widths, skips, texts, scratch, hex, this.width, maxTexts);
     const a = this.at;
     this.x.setOutputs(a.starts, a.ends, a.lineNos, a.events, a.vals, a.texts, CAP_LINES, CAP_VALS, CAP_TEXTS);
     this.u8 = u8;

@@ -14,7 +14,6 @@
 // Nothing here knows an event name.
 
 import { OP_DEC, OP_HEX, OP_LIT, OP_NAN, OP_OPT, OP_OPT_END, OP_STR, OP_WORD } from './ops';
-import { scanCompiled } from './templates.generated';
 
 // Per line verdicts (parse/qemu-wasm.ts).
 const SLOW: i32 = -1;
@@ -31,7 +30,6 @@ let skips: usize = 0; // per event: i32 1 = validate only
 let textSlots: usize = 0; // per event: i32 address, i32 count of its text fields' slots
 let scratchEnds: usize = 0; // i32 per slot: where a text field ends
 let hexDigits: usize = 0; // i8[256]: a byte's value as a hex digit, or -1
-let compiledIds: usize = 0; // per event: i32 id of its compiled program (templates.generated.ts), or -1
 
 // Outputs of one call.
 let outStarts: usize = 0;
@@ -57,9 +55,8 @@ let full: i32 = 0;
 
 export function configure(
   slots: usize, nameTable: usize, programTable: usize, widthTable: usize, skipTable: usize, textTable: usize,
-  ends: usize, hex: usize, mw: i32, mt: i32, compiled: usize,
+  ends: usize, hex: usize, mw: i32, mt: i32,
 ): void {
-  compiledIds = compiled;
   hashSlots = slots;
   names = nameTable;
   programs = programTable;
@@ -185,11 +182,7 @@ function typeLine(buf: usize, s: i32, e: i32, vals: usize): i32 {
   const index = find(buf + ns, len);
   if (index < 0) return SLOW;
   const bodyStart = ne == e ? e : ne + 1;
-  // The event's program compiled to a function of its own when the build knew it (one dispatch per line, not
-  // per op); the interpreter otherwise. Both mean the same (test/typer-wasm.test.ts).
-  const id = load<i32>(compiledIds + (<usize>index << 2));
-  const stop = id >= 0 ? scanCompiled(id, buf, bodyStart, e, vals, scratchEnds, hexDigits) : scan(buf, bodyStart, e, vals, load<i32>(programs + (<usize>index << 2)));
-  if (stop != e) return SLOW;
+  if (scan(buf, bodyStart, e, vals, load<i32>(programs + (<usize>index << 2))) != e) return SLOW;
   if (load<i32>(skips + (<usize>index << 2)) != 0) return -2;
   return index;
 }
