@@ -1,7 +1,6 @@
 import { loadSpecFile, nodeAtPath, yamlLib, type LoadedSpec } from '../specs/load.js';
 import { specPath } from '../util/paths.js';
-import { BUILTINS, ExprCodeGen, ExprError, parseExpr, type Ast } from '../rules/expr.js';
-import { cached, cacheKey } from '../util/cache.js';
+import { BUILTINS, ExprCodeGen, ExprError, parseExprsCached, type Ast } from '../rules/expr.js';
 import { UserError, type Located } from '../util/errors.js';
 import type { EventDef } from '../parse/event-spec.js';
 import type { Fields } from '../parse/template.js';
@@ -36,8 +35,6 @@ export interface Alternative {
 /** Alternatives by event name, tried in order. */
 export type Normalisation = Map<string, Alternative[]>;
 
-type Parsed = { ast: Ast } | { error: string; offset: number };
-
 const loaded = new Map<string, Normalisation>();
 
 /** Loads a normalisation spec and checks every name in it against the event templates (once per process). */
@@ -46,21 +43,14 @@ export function loadNormalisation(defs: Map<string, EventDef>, file: string = sp
   if (hit) return hit;
   const spec = loadSpecFile<NormaliseFile>(file, 'trace-normalise');
   const events = spec.data.events;
-  // Parsing ~100 expressions with Ohm costs tens of milliseconds: their trees are cached by the spec's content.
-  const trees = cached<Record<string, { when?: Parsed; fields: [string, Parsed][] }[]>>(cacheKey('normalise-v1', JSON.stringify(events)), () => {
-    const out: Record<string, { when?: Parsed; fields: [string, Parsed][] }[]> = {};
-    for (const [name, alts] of Object.entries(events)) {
-      out[name] = (Array.isArray(alts) ? alts : [alts]).map((a) => ({
-        ...(a.when !== undefined ? { when: parsed(a.when) } : {}),
-        fields: Object.entries(a.fields ?? {}).map(([k, v]): [string, Parsed] => [k, typeof v === 'string' ? parsed(v) : { ast: { t: 'lit', v } }]),
-      }));
-    }
-    return out;
-  });
+  const listOf = (alts: AltSpec | AltSpec[]): AltSpec[] => (Array.isArray(alts) ? alts : [alts]);
+  // Parsing ~100 expressions with Ohm costs tens of milliseconds: their trees are read from the cache at once.
+  const sources = Object.values(events).flatMap((alts) => listOf(alts).flatMap((a) => [a.when, ...Object.values(a.fields ?? {})].filter((v): v is string => typeof v === 'string')));
+  const trees = parseExprsCached(sources);
   const problems: Located[] = [];
   const out: Normalisation = new Map();
   for (const [name, alts] of Object.entries(events)) {
-    const list = Array.isArray(alts) ? alts : [alts];
+    const list = listOf(alts);
     const at = (...path: (string | number)[]): (string | number)[] => ['events', name, ...(Array.isArray(alts) ? path : path.slice(1))];
     const def = defs.get(name);
     if (!def) {
@@ -68,25 +58,25 @@ export function loadNormalisation(defs: Map<string, EventDef>, file: string = sp
       continue;
     }
     const fieldNames = new Set(def.tpl.fieldNames);
-    const tree = (p: Parsed, path: (string | number)[], label: string): Ast | undefined => {
-      if ('error' in p) {
-        const w = where(spec, path, p.offset);
-        problems.push({ file, ...w, message: `${name} ${label}: ${p.error}` });
+    const tree = (v: Literal, path: (string | number)[], label: string): Ast | undefined => {
+      if (typeof v !== 'string') return { t: 'lit', v };
+      const p = trees.get(v)!;
+      if (p instanceof ExprError) {
+        problems.push({ file, ...where(spec, path, p.offset), message: `${name} ${label}: ${p.message}` });
         return undefined;
       }
-      for (const bad of unknownNames(p.ast, fieldNames)) {
+      for (const bad of unknownNames(p, fieldNames)) {
         const hint = bad.startsWith('unknown field') ? ` (fields of its template: ${def.tpl.fieldNames.join(', ') || 'none'})` : '';
         problems.push({ file, ...where(spec, path), message: `${name} ${label}: ${bad}${hint}` });
         return undefined;
       }
-      return p.ast;
+      return p;
     };
     out.set(
       name,
       list.map((a, i) => {
-        const t = trees[name]![i]!;
-        const when = t.when ? tree(t.when, at(i, 'when'), 'when') : undefined;
-        const fields = t.fields.map(([k, p]): [string, Ast] => [k, tree(p, at(i, 'fields', k), `field '${k}'`) ?? { t: 'lit', v: null }]);
+        const when = a.when !== undefined ? tree(a.when, at(i, 'when'), 'when') : undefined;
+        const fields = Object.entries(a.fields ?? {}).map(([k, v]): [string, Ast] => [k, tree(v, at(i, 'fields', k), `field '${k}'`) ?? { t: 'lit', v: null }]);
         return { ...(when ? { when } : {}), kind: a.kind, fields };
       }),
     );
@@ -94,15 +84,6 @@ export function loadNormalisation(defs: Map<string, EventDef>, file: string = sp
   if (problems.length) throw new UserError(`${file}: invalid normalisation (${problems.length} problem(s))`, problems);
   loaded.set(file, out);
   return out;
-}
-
-function parsed(src: string): Parsed {
-  try {
-    return { ast: parseExpr(src) };
-  } catch (err) {
-    if (err instanceof ExprError) return { error: err.message, offset: err.offset };
-    throw err;
-  }
 }
 
 /** Names in an expression that are neither template fields nor builtins, as messages. */
@@ -185,15 +166,8 @@ export function typedNormaliser(alts: Alternative[], def: EventDef): TypedNormal
   return g.build('v, at, strs, line, raw', `${locals}\n${code}`) as TypedNormaliser;
 }
 
-/** `device.error {event, ...fields}`, for the device's problem reports (class err/ub), typed. */
+/** `device.error {event, ...fields}`, for the device's problem reports (class err/ub), typed: one alternative. */
 export function typedDeviceError(def: EventDef): TypedNormaliser {
-  const types = def.tpl.fieldTypes;
-  const q = (x: string): string => JSON.stringify(x);
-  const g = new ExprCodeGen();
-  const fields = def.tpl.fieldNames.map((n, i) => {
-    if (types[i] === 'str' || types[i] === 'word') return `${q(n)}: strs[v[at + ${i}]]`;
-    const t = g.temp();
-    return `${q(n)}: (${t} = v[at + ${i}]) === ${t} ? ${t} : undefined`;
-  });
-  return g.build('v, at, strs, line, raw', `return { kind: "device.error", line, raw, f: { event: ${q(def.name)}, ${fields.join(', ')} } };`) as TypedNormaliser;
+  const fields = def.tpl.fieldNames.map((n): [string, Ast] => [n, { t: 'var', name: n }]);
+  return typedNormaliser([{ kind: 'device.error', fields: [['event', { t: 'lit', v: def.name }], ...fields] }], def);
 }

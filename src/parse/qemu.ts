@@ -111,7 +111,7 @@ export class QemuParser implements LineParser {
 
   /** How many values an event of this index takes in the typed arrays. */
   width(index: number): number {
-    return this.builders()[index]!.width;
+    return this.widths()[index]!;
   }
 
   private table?: EventDef[];
@@ -121,9 +121,9 @@ export class QemuParser implements LineParser {
   }
 
   private widthTable?: Int32Array;
-  /** How many values each event (by typer index) takes in the typed arrays. */
+  /** How many values each event (by typer index) takes in the typed arrays: its template's field count. */
   widths(): Int32Array {
-    return (this.widthTable ??= Int32Array.from(this.builders(), (b) => b.width));
+    return (this.widthTable ??= Int32Array.from(this.eventTable(), (d) => d.tpl.fieldNames.length));
   }
 
   private builderTable?: FieldsBuilder[];
@@ -194,7 +194,6 @@ export class QemuParser implements LineParser {
 
 interface FieldsBuilder {
   def: EventDef;
-  width: number;
   build: (vals: Float64Array, at: number, strs: string[]) => Fields;
 }
 
@@ -210,7 +209,6 @@ function fieldsBuilder(def: EventDef): FieldsBuilder {
   if (def.tpl.pieces.some((p) => p.t === 'opt')) {
     return {
       def,
-      width: names.length,
       build: (vals, at, strs) => {
         const fields: Fields = {};
         for (let i = 0; i < names.length; i++) {
@@ -222,5 +220,5 @@ function fieldsBuilder(def: EventDef): FieldsBuilder {
     };
   }
   const props = names.map((n, i) => `${JSON.stringify(n)}: ${isText(i) ? `s[v[at + ${i}]]` : `v[at + ${i}]`}`);
-  return { def, width: names.length, build: new Function('v', 'at', 's', `return { ${props.join(', ')} };`) as FieldsBuilder['build'] };
+  return { def, build: new Function('v', 'at', 's', `return { ${props.join(', ')} };`) as FieldsBuilder['build'] };
 }

@@ -379,16 +379,21 @@ export function compileExpr(src: string): Compiled {
  * compileExpr with the syntax tree cached by source text (parsing with Ohm is the slow part of loading a
  * catalog). Throws ExprError for bad syntax, cached or not.
  */
+/** A parse as plain data (a tree, or the error parseExpr would throw), so that it can be cached. */
+type ParsedOrError = Ast | { error: string; offset: number };
+
+function parseForCache(src: string): ParsedOrError {
+  try {
+    return parseExpr(src);
+  } catch (err) {
+    if (err instanceof ExprError) return { error: err.message, offset: err.offset };
+    throw err;
+  }
+}
+
 /** The syntax tree of an expression (cached by its text); throws ExprError. */
 export function parseExprCached(src: string): Ast {
-  const ast = cached<Ast | { error: string; offset: number }>(cacheKey('expr-v1', src), () => {
-    try {
-      return parseExpr(src);
-    } catch (err) {
-      if (err instanceof ExprError) return { error: err.message, offset: err.offset };
-      throw err;
-    }
-  });
+  const ast = cached<ParsedOrError>(cacheKey('expr-v1', src), () => parseForCache(src));
   if ('error' in ast) throw new ExprError(ast.error, ast.offset);
   return ast;
 }
@@ -399,20 +404,13 @@ export function parseExprCached(src: string): Ast {
  */
 export function parseExprsCached(sources: string[]): Map<string, Ast | ExprError> {
   const uniq = [...new Set(sources)];
-  const trees = cached<(Ast | { error: string; offset: number })[]>(cacheKey('exprs-v1', ...uniq), () =>
-    uniq.map((src) => {
-      try {
-        return parseExpr(src);
-      } catch (err) {
-        if (err instanceof ExprError) return { error: err.message, offset: err.offset };
-        throw err;
-      }
+  const trees = cached<ParsedOrError[]>(cacheKey('exprs-v1', ...uniq), () => uniq.map(parseForCache));
+  return new Map(
+    uniq.map((src, i) => {
+      const t = trees[i]!;
+      return [src, 'error' in t ? new ExprError(t.error, t.offset) : t];
     }),
   );
-  return new Map(uniq.map((src, i) => {
-    const t = trees[i]!;
-    return [src, 'error' in t ? new ExprError(t.error, t.offset) : t];
-  }));
 }
 
 export function compileExprCached(src: string): Compiled {
