@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { QemuParser } from '../src/parse/qemu.js';
 import { QEMU_MODEL_EVENTS } from '../src/normalise/qemu.js';
-import { LineTyper, typedQemuBatches, toLineBatch } from '../src/read/qemu-batches.js';
+import { KeptLines, LineTyper, typedQemuBatches, toLineBatch } from '../src/read/qemu-batches.js';
 import { openLines } from '../src/read/lines.js';
 import { EXAMPLES, readLines, tmpdir } from './helpers.js';
 
@@ -192,12 +192,16 @@ describe('blocking reads', () => {
     const typed = async (blocking: boolean, transfer = false, views = false): Promise<unknown[]> => {
       const out: unknown[] = [];
       for await (const t of typedQemuBatches(f, { wanted: QEMU_MODEL_EVENTS, blocking, transfer, views })) {
-        // Kept lines as bytes for another thread, or as text for this one.
+        // Kept lines as bytes for another thread or (with views) in the read buffer, or as text for this one.
         expect(t.bytes !== undefined || t.text !== undefined).toBe(true);
-        if (t.bytes !== undefined) expect(transfer).toBe(true);
+        if (t.bytes !== undefined) expect(transfer || views).toBe(true);
         const b = toLineBatch(t);
+        // Each line cut out on its own when asked for is the same text.
+        const kept = new KeptLines(t);
         let at = 0;
         b.lines.forEach((l, i) => {
+          expect(kept.line(i)).toBe(l);
+          expect(kept.lasting(i)).toBe(l);
           // The values too: views of the typer's memory must hold until the next batch is asked for.
           const w = t.events[i]! >= 0 ? widths[t.events[i]!]! : 0;
           out.push([b.lineNos![i], l, t.events[i], [...t.vals.subarray(at, at + w)]]);

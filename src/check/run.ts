@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import { headLines, openLines, type LineBatch } from '../read/lines.js';
 import { pipelinedBatches } from '../read/pipeline.js';
-import { toLineBatch, typedQemuBatches } from '../read/qemu-batches.js';
+import { KeptLines, typedQemuBatches, type TypedBatch } from '../read/qemu-batches.js';
 import { detectFormat } from './detect.js';
 import { QemuParser } from '../parse/qemu.js';
 import { FtraceParser } from '../parse/ftrace.js';
 import type { LineParser, TraceFormat, TraceRecord } from '../parse/record.js';
-import { qemuEventsOf, QEMU_MODEL_EVENTS } from '../normalise/qemu.js';
+import { qemuEventsOf, typedEventsOf, QEMU_MODEL_EVENTS } from '../normalise/qemu.js';
 import { recordsOf } from '../parse/records-of.js';
 import { normaliseFtrace } from '../normalise/ftrace.js';
 import { CanonicalParser, readCanonicalHeader, type CanonRecord } from '../parse/canonical.js';
@@ -124,7 +124,7 @@ interface EventSource {
   done: boolean;
   parser: LineParser;
   /** Batches from the reading thread, for a large QEMU trace. */
-  threaded?: AsyncGenerator<LineBatch>;
+  threaded?: AsyncGenerator<TypedBatch>;
   /** The proof-line checker of serial output interleaved with the trace, if any showed up. */
   serial: () => SerialProofChecker | undefined;
 }
@@ -174,20 +174,30 @@ async function checkEvents(name: string, opts: CheckOptions, src: EventSource): 
   const run = (b: LineBatch): void => {
     const ls = b.lines;
     const nos = b.lineNos;
-    // QEMU lines are normalised straight from their typed values (normalise/qemu.ts); others as records.
     if (format === 'qemu') qemuEventsOf(b, parser as QemuParser, step, countLine);
     else recordsOf(b, parser, feed);
-    skippedUpstream += b.skipped ?? 0;
     const lastNo = b.lastLine ?? b.firstLine + ls.length - 1;
-    if (b.unterminated && ls.length > 0 && (nos === undefined || nos[ls.length - 1] === lastNo)) {
+    const endsCut = b.unterminated && ls.length > 0 && (nos === undefined || nos[ls.length - 1] === lastNo);
+    batchDone(b.skipped ?? 0, lastNo, endsCut ? () => ls[ls.length - 1]! : undefined);
+  };
+  // QEMU lines typed from their bytes are normalised straight from their values (normalise/qemu.ts).
+  const runTyped = (t: TypedBatch): void => {
+    typedEventsOf(t, parser as QemuParser, step, countLine);
+    const n = t.lineNos.length;
+    const endsCut = t.unterminated && n > 0 && t.lineNos[n - 1] === t.lastLine;
+    batchDone(t.skipped, t.lastLine, endsCut ? () => new KeptLines(t).line(n - 1) : undefined);
+  };
+  /** cutLine: the text of the batch's last line, when the input stopped in the middle of it. */
+  const batchDone = (skipped: number, lastNo: number, cutLine: (() => string) | undefined): void => {
+    skippedUpstream += skipped;
+    if (cutLine) {
       // The input stopped mid-line. If that fragment was not a whole event (it may have been skipped as an
       // unknown name or as noise), say so rather than let a cut-off trace pass quietly.
-      const last = ls[ls.length - 1]!;
-      const ln = lastNo;
-      const already = parser.diagnostics.some((d) => d.line === ln);
+      const last = cutLine();
+      const already = parser.diagnostics.some((d) => d.line === lastNo);
       if (!already && (parser.unknownEvents.size > 0 || /^(\d+@)?pci_nvm|: nvme_/.test(last))) {
         const whole = parser instanceof QemuParser && parser.isWholeEvent(last);
-        if (!whole) parser.diagnostics.push({ line: ln, col: last.length + 1, message: 'the trace ends in the middle of this line (no newline at end of file): truncated?', raw: last });
+        if (!whole) parser.diagnostics.push({ line: lastNo, col: last.length + 1, message: 'the trace ends in the middle of this line (no newline at end of file): truncated?', raw: last });
       }
     }
     lines = lastNo;
@@ -198,12 +208,12 @@ async function checkEvents(name: string, opts: CheckOptions, src: EventSource): 
     if (threaded) {
       // Large QEMU trace: a second thread reads, types, and drops the events the model does not need.
       await it.return?.();
-      for await (const b of threaded) run(b);
+      for await (const b of threaded) runTyped(b);
     } else if (format === 'qemu' && name !== '-' && opts.byteParsing !== false) {
       // A QEMU trace file is read again from the start, typed from its bytes (the sniffed lines are dropped),
       // with blocking reads: checking is all this thread does until the file ends.
       await it.return?.();
-      for await (const b of typedQemuBatches(name, { wanted: QEMU_MODEL_EVENTS, blocking: true, views: true })) run(toLineBatch(b));
+      for await (const b of typedQemuBatches(name, { wanted: QEMU_MODEL_EVENTS, blocking: true, views: true })) runTyped(b);
     } else {
       for (const b of held) run(b);
       if (!done) {

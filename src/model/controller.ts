@@ -1,5 +1,5 @@
 import type { SourceRef } from '../findings/finding.js';
-import type { Ev } from '../normalise/event.js';
+import { lastingRaw, type Ev } from '../normalise/event.js';
 import type { RuleEngine, Flaggable, Hook } from '../rules/engine.js';
 import type { Scope } from '../rules/expr.js';
 import type { NvmeSpec, CommandDef } from '../specs/nvme.js';
@@ -77,14 +77,6 @@ export function decodeCc(v: number): CcFields {
     iosqes: (v >>> 16) & 0xf,
     iocqes: (v >>> 20) & 0xf,
   };
-}
-
-/**
- * A copy of a line's text that does not keep the text it was cut from alive: a command can stay outstanding
- * for the whole trace (an Async Event Request), and the line it holds must not pin its 64 KiB chunk.
- */
-function detach(s: string): string {
-  return (' ' + s).slice(1);
 }
 
 function num(v: unknown): number {
@@ -381,7 +373,7 @@ export class ControllerModel {
     const def = op.def;
     const sq = this.sqs.get(sqid);
     const prior = sq?.outstanding.get(cid);
-    const cmd = newCmd(sqid, cid, opc, admin, ev.f.nsid === undefined ? undefined : num(ev.f.nsid), ev.line, detach(ev.raw), def);
+    const cmd = newCmd(sqid, cid, opc, admin, ev.f.nsid === undefined ? undefined : num(ev.f.nsid), ev.line, lastingRaw(ev), def);
     const h = this.hooks.submit;
     if (h !== undefined) {
       const scope = this.scopes.submit;

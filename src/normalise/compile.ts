@@ -1,10 +1,11 @@
 import { loadSpecFile, nodeAtPath, yamlLib, type LoadedSpec } from '../specs/load.js';
 import { specPath } from '../util/paths.js';
-import { BUILTINS, ExprCodeGen, ExprError, parseExprsCached, type Ast } from '../rules/expr.js';
+import { BUILTINS, ExprCodeGen, ExprError, parseExprsCached, type Ast, type Value } from '../rules/expr.js';
 import { UserError, type Located } from '../util/errors.js';
 import type { EventDef } from '../parse/event-spec.js';
 import type { Fields } from '../parse/template.js';
-import type { Ev } from './event.js';
+import { TypedEv, type Ev } from './event.js';
+import type { LineTexts } from '../read/lines.js';
 
 /**
  * A trace format's normalisation spec (specs/trace/<format>-normalise.yaml): for each event, the normalised
@@ -127,13 +128,16 @@ export type RecordNormaliser = (f: Fields, line: number, raw: string) => Ev | un
  * A typed line's normaliser: from its values (template field order, from `at`; NaN: an absent optional field;
  * a text field: its index in `strs`).
  */
-export type TypedNormaliser = (v: Float64Array, at: number, strs: string[], line: number, raw: string) => Ev | undefined;
+export type TypedNormaliser = (v: Float64Array, at: number, strs: string[], line: number, texts: LineTexts, i: number) => Ev | undefined;
 
-/** The body of a normaliser: each alternative in order, the first whose condition holds builds the event. */
-function body(g: ExprCodeGen, alts: Alternative[]): string {
+/**
+ * The body of a normaliser: each alternative in order, the first whose condition holds builds the event (by
+ * `make(kind, fields)`: an object literal, or a TypedEv).
+ */
+function body(g: ExprCodeGen, alts: Alternative[], make = (kind: string, fields: string): string => `{ kind: ${kind}, line, raw, f: ${fields} }`): string {
   const q = (x: string): string => JSON.stringify(x);
   const parts = alts.map((a) => {
-    const ev = `{ kind: ${q(a.kind)}, line, raw, f: { ${a.fields.map(([k, v]) => `${q(k)}: ${g.gen(v)}`).join(', ')} } }`;
+    const ev = make(q(a.kind), `{ ${a.fields.map(([k, v]) => `${q(k)}: ${g.gen(v)}`).join(', ')} }`);
     return a.when ? `if (${g.truthy(g.gen(a.when))}) return ${ev};` : `return ${ev};`;
   });
   return `${parts.join('\n')}\nreturn undefined;`;
@@ -153,7 +157,9 @@ export function typedNormaliser(alts: Alternative[], def: EventDef): TypedNormal
     used.add(name);
     return `x${names.indexOf(name)}`;
   });
-  const code = body(g, alts);
+  // The event's text stays in the batch until something asks for it (line i of texts).
+  const ev = g.constant(TypedEv as unknown as Value);
+  const code = body(g, alts, (kind, fields) => `new ${ev}(${kind}, line, texts, i, ${fields})`);
   const optional = def.tpl.pieces.some((p) => p.t === 'opt');
   const locals = names
     .map((name, i) => {
@@ -163,7 +169,7 @@ export function typedNormaliser(alts: Alternative[], def: EventDef): TypedNormal
       return optional ? `let x${i} = v[at + ${i}]; if (x${i} !== x${i}) x${i} = undefined;` : `const x${i} = v[at + ${i}];`;
     })
     .join(' ');
-  return g.build('v, at, strs, line, raw', `${locals}\n${code}`) as TypedNormaliser;
+  return g.build('v, at, strs, line, texts, i', `${locals}\n${code}`) as TypedNormaliser;
 }
 
 /** `device.error {event, ...fields}`, for the device's problem reports (class err/ub), typed: one alternative. */

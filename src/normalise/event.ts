@@ -1,4 +1,6 @@
 import type { FieldValue } from '../parse/template.js';
+import type { LineTexts } from '../read/lines.js';
+import { detach } from '../util/strings.js';
 
 /**
  * The normalised event vocabulary: every trace format becomes this stream, so the model and the rules are
@@ -45,4 +47,35 @@ export interface Ev {
   raw: string;
   author?: string;
   f: Record<string, FieldValue | boolean | undefined>;
+}
+
+/**
+ * An event of a typed QEMU line (normalise/compile.ts typedNormaliser): its text is cut from the batch only
+ * when something reads it. Most events never are: the text is for findings, and for commands, which keep it.
+ * Read `raw` while the batch is current; what must outlive it takes `lastingRaw`.
+ */
+export class TypedEv implements Ev {
+  constructor(
+    readonly kind: string,
+    readonly line: number,
+    private readonly texts: LineTexts,
+    private readonly at: number,
+    readonly f: Ev['f'],
+  ) {}
+
+  get raw(): string {
+    return this.texts.line(this.at);
+  }
+
+  lasting(): string {
+    return this.texts.lasting(this.at);
+  }
+}
+
+/**
+ * An event's text, to keep: a command can stay outstanding for the whole trace (an Async Event Request), and
+ * the line it holds must not pin its 64 KiB chunk (util/strings.ts detach).
+ */
+export function lastingRaw(ev: Ev): string {
+  return ev instanceof TypedEv ? ev.lasting() : detach(ev.raw);
 }

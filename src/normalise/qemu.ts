@@ -1,5 +1,6 @@
 import type { TraceRecord } from '../parse/record.js';
 import type { LineBatch } from '../read/lines.js';
+import { KeptLines, type TypedBatch } from '../read/qemu-batches.js';
 import { loadEventDefs } from '../parse/event-spec.js';
 import type { QemuParser } from '../parse/qemu.js';
 import type { Ev } from './event.js';
@@ -62,41 +63,49 @@ function typedNormaliserAt(parser: QemuParser, k: number): TypedNormaliser {
   return alts ? typedNormaliser(alts, def) : NOTHING;
 }
 
-/**
- * The normalised events of a batch of QEMU lines, in order. Lines the WebAssembly typer typed become events
- * straight from their values (no record in between); the others go through the string parser and
- * normaliseQemu. onLine is told of every event line, whether or not it means anything to the model.
- */
+/** The normalised events of a batch of QEMU lines as text, in order, through the string parser. */
 export function qemuEventsOf(b: LineBatch, parser: QemuParser, onEvent: (e: Ev) => void, onLine: () => void): void {
   const ls = b.lines;
   const nos = b.lineNos;
-  const parsed = (text: string, no: number): void => {
-    const r = parser.parse(text, no);
-    if (r === undefined) return;
-    onLine();
-    const e = normaliseQemu(r);
-    if (e !== undefined) onEvent(e);
-  };
-  const pre = b.pre;
-  if (pre === undefined || nos === undefined) {
-    for (let i = 0; i < ls.length; i++) parsed(ls[i]!, nos === undefined ? b.firstLine + i : nos[i]!);
-    return;
-  }
+  for (let i = 0; i < ls.length; i++) parsedEvent(parser, ls[i]!, nos === undefined ? b.firstLine + i : nos[i]!, onEvent, onLine);
+}
+
+function parsedEvent(parser: QemuParser, text: string, no: number, onEvent: (e: Ev) => void, onLine: () => void): void {
+  const r = parser.parse(text, no);
+  if (r === undefined) return;
+  onLine();
+  const e = normaliseQemu(r);
+  if (e !== undefined) onEvent(e);
+}
+
+/**
+ * The normalised events of a typed batch (read/qemu-batches.ts), in order. Lines the WebAssembly typer typed
+ * become events straight from their values (no record in between), their text left in the batch until
+ * something asks for it; the others go through the string parser and normaliseQemu. onLine is told of every
+ * event line, whether or not it means anything to the model. An event's text is not to be read once this
+ * returns (TypedEv).
+ */
+export function typedEventsOf(t: TypedBatch, parser: QemuParser, onEvent: (e: Ev) => void, onLine: () => void): void {
   let norms = typedByParser.get(parser);
   if (norms === undefined) typedByParser.set(parser, (norms = []));
   const widths = parser.widths();
-  const { events, vals, strs } = pre;
-  let at = 0;
-  for (let i = 0; i < ls.length; i++) {
-    const k = events[i]!;
-    if (k < 0) {
-      parsed(ls[i]!, nos[i]!);
-      continue;
+  const { events, vals, strs, lineNos } = t;
+  const texts = new KeptLines(t);
+  try {
+    let at = 0;
+    for (let i = 0; i < lineNos.length; i++) {
+      const k = events[i]!;
+      if (k < 0) {
+        parsedEvent(parser, texts.line(i), lineNos[i]!, onEvent, onLine);
+        continue;
+      }
+      onLine();
+      const n = norms[k] ?? (norms[k] = typedNormaliserAt(parser, k));
+      const e = n(vals, at, strs, lineNos[i]!, texts, i);
+      if (e !== undefined) onEvent(e);
+      at += widths[k]!;
     }
-    onLine();
-    const n = norms[k] ?? (norms[k] = typedNormaliserAt(parser, k));
-    const e = n(vals, at, strs, nos[i]!, ls[i]!);
-    if (e !== undefined) onEvent(e);
-    at += widths[k]!;
+  } finally {
+    texts.retire();
   }
 }

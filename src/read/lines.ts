@@ -29,6 +29,13 @@ export interface LineBatch {
   pre?: { events: Int16Array; vals: Float64Array; strs: string[] };
 }
 
+/** The text of a batch's lines, by index, while the batch is being consumed (read/qemu-batches.ts KeptLines). */
+export interface LineTexts {
+  line(i: number): string;
+  /** The line as a string of its own, safe to keep after the batch (it pins no batch text). */
+  lasting(i: number): string;
+}
+
 export interface LineSource {
   name: string; // file path, or '<stdin>'
   batches(): AsyncIterable<LineBatch>;

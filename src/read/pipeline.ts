@@ -1,8 +1,7 @@
 import { Worker } from 'node:worker_threads';
-import type { LineBatch } from './lines.js';
 import { UserError, type Located } from '../util/errors.js';
 import { workerFile } from '../util/paths.js';
-import { toLineBatch, typedQemuBatches, type TypedBatch } from './qemu-batches.js';
+import { typedQemuBatches, type TypedBatch } from './qemu-batches.js';
 import { QEMU_MODEL_EVENTS } from '../normalise/qemu.js';
 import { HANDOFF, type HandoffState } from './handoff.js';
 
@@ -31,7 +30,7 @@ interface Msg {
  * Starts the reading thread at once (so it boots while the caller loads its specs); the batches come from
  * `batches`, and `close` stops the thread whether or not they were read.
  */
-export function pipelinedBatches(file: string): { batches: AsyncGenerator<LineBatch>; close: () => Promise<void> } {
+export function pipelinedBatches(file: string): { batches: AsyncGenerator<TypedBatch>; close: () => Promise<void> } {
   const ctl = HANDOFF.create();
   // The reader's live data is a few batches: a small heap keeps two threads' memory near one thread's.
   const worker = new Worker(workerFile('read/pipeline-worker.js'), { workerData: { file, inFlight: IN_FLIGHT, ctl }, resourceLimits: { maxOldGenerationSizeMb: 64 } });
@@ -51,12 +50,12 @@ export function pipelinedBatches(file: string): { batches: AsyncGenerator<LineBa
     HANDOFF.cancel(ctl);
     await worker.terminate();
   };
-  async function* batches(): AsyncGenerator<LineBatch> {
+  async function* batches(): AsyncGenerator<TypedBatch> {
     try {
       let handed = false;
       // Each batch is checked before the next is asked for: views of the typer's memory will do.
       const head = typedQemuBatches(file, { wanted: QEMU_MODEL_EVENTS, blocking: true, views: true, handoff: (next) => (handed = HANDOFF.give(ctl, next)) });
-      for await (const b of head) yield toLineBatch(b);
+      yield* head;
       if (!handed) return;
       for (;;) {
         while (queue.length === 0 && !failure) await new Promise<void>((r) => (wake = r));
@@ -66,7 +65,7 @@ export function pipelinedBatches(file: string): { batches: AsyncGenerator<LineBa
         if (m.done) return;
         // Acknowledged on receipt: the reader may go on while these are checked.
         worker.postMessage('ack');
-        for (const b of m.batches!) yield toLineBatch(b);
+        yield* m.batches!;
       }
     } finally {
       await stop();

@@ -1,8 +1,9 @@
 import { isAscii } from 'node:buffer';
 import { closeSync, fstatSync } from 'node:fs';
-import { bytes, checkText, emptyFile, openPlain, plainReads, type LineBatch } from './lines.js';
+import { bytes, checkText, emptyFile, openPlain, plainReads, type LineBatch, type LineTexts } from './lines.js';
 import { QemuWasmTyper } from '../parse/qemu-wasm.js';
 import type { EventDef } from '../parse/event-spec.js';
+import { detach } from '../util/strings.js';
 
 /**
  * A QEMU trace read as bytes and typed as it is split: each chunk goes to the WebAssembly typer straight from
@@ -19,7 +20,7 @@ const FAST = process.env.NVMEPROOF_NO_FAST_PATH !== '1';
 export interface TypedBatch {
   /**
    * The kept lines: as ASCII bytes, one after another (a transferable buffer, decoded where the lines are
-   * used), or as text when some line is not ASCII.
+   * used; with `views`, the read buffer itself), or as text when some line is not ASCII.
    */
   bytes?: Uint8Array<ArrayBuffer>;
   text?: string;
@@ -35,6 +36,33 @@ export interface TypedBatch {
   skipped: number;
   lastLine: number;
   unterminated: boolean;
+}
+
+/**
+ * The text of a typed batch's kept lines, cut out one line at a time and only when asked: most lines never
+ * are (an event's text is for findings, and for the commands that keep it). Views of the typer's memory are
+ * valid only while their batch is consumed, so the consumer retires it when done, and a line asked for later
+ * is an error, not another line's text.
+ */
+export class KeptLines implements LineTexts {
+  private live = true;
+
+  constructor(private readonly t: TypedBatch) {}
+
+  line(i: number): string {
+    if (!this.live) throw new Error(`internal error: the text of line ${this.t.lineNos[i]} read after its batch was done`);
+    const t = this.t;
+    return t.text !== undefined ? t.text.slice(t.starts[i], t.ends[i]) : latin1(t.bytes!, t.starts[i]!, t.ends[i]!);
+  }
+
+  lasting(i: number): string {
+    // A line decoded from bytes is a string of its own already; one cut from the batch text is copied.
+    return this.t.text !== undefined ? detach(this.line(i)) : this.line(i);
+  }
+
+  retire(): void {
+    this.live = false;
+  }
 }
 
 /** The kept lines of a typed batch as the line-batch the checker consumes. */
@@ -249,7 +277,8 @@ function* fileBatches(fd: number, typer: LineTyper, display: string, start: numb
  * kept line in one piece, dropped lines included (one copy is cheaper than one per run of kept lines: the
  * 10M-line check ~7% faster), so line offsets stay the chunk's own: as bytes for another thread (decoding
  * them is the checking thread's work, and the reading thread is the one the other waits for on large
- * files), or decoded at once for this one (no copy in between). Only well-formed events are dropped, and
+ * files); with views, as the read buffer itself, each line decoded only if asked for (KeptLines); otherwise
+ * decoded at once. Only well-formed events are dropped, and
  * those are ASCII, so the lines before the first kept one never make a chunk non-ASCII. Otherwise each kept
  * line is decoded as UTF-8 on its own and they are joined.
  */
@@ -267,6 +296,8 @@ function textOf(
     // The text is a copy either way: the read buffer is reused (and bytes may be transferred to another thread).
     const s = views ? starts.subarray(0, n) : starts.slice(0, n);
     const e = views ? ends.subarray(0, n) : ends.slice(0, n);
+    // (The read buffer is a plain ArrayBuffer's; views never cross to another thread.)
+    if (views) return { bytes: buf.subarray(0, to) as Uint8Array<ArrayBuffer>, starts: s, ends: e };
     return transfer ? { bytes: new Uint8Array(buf.subarray(0, to)), starts: s, ends: e } : { text: latin1(buf, 0, to), starts: s, ends: e };
   }
   const parts: string[] = [];

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { QemuParser } from '../src/parse/qemu.js';
+import { typedQemuBatches } from '../src/read/qemu-batches.js';
+import { typedEventsOf, QEMU_MODEL_EVENTS } from '../src/normalise/qemu.js';
+import { lastingRaw, type Ev } from '../src/normalise/event.js';
+import { checkTrace } from '../src/check/run.js';
+import { EXAMPLES, readLines, tmpdir } from './helpers.js';
+
+/**
+ * A typed line's event leaves its text in the batch (views of the read buffer) until something asks for it:
+ * a finding, or a command that keeps it. The text must be the line's own whichever way the file was read,
+ * including for a command submitted many batches before the finding that cites it.
+ */
+describe('event text cut from its batch on demand', () => {
+  const lines = readLines(path.join(EXAMPLES, 'linux-mixed-io.log'));
+
+  it('is the line, while the batch is current; read later, an error rather than another line', async () => {
+    const f = path.join(tmpdir(), 'mixed.log');
+    fs.writeFileSync(f, lines.join('\n') + '\n');
+    const parser = new QemuParser();
+    const kept: Ev[] = [];
+    const lasting: [number, string][] = [];
+    let n = 0;
+    for await (const t of typedQemuBatches(f, { wanted: QEMU_MODEL_EVENTS, blocking: true, views: true })) {
+      typedEventsOf(
+        t,
+        parser,
+        (e) => {
+          expect(e.raw).toBe(lines[e.line - 1]);
+          n++;
+          if (n % 997 === 0) {
+            kept.push(e);
+            lasting.push([e.line, lastingRaw(e)]);
+          }
+        },
+        () => {},
+      );
+    }
+    expect(n).toBeGreaterThan(5000);
+    expect(kept.length).toBeGreaterThan(5);
+    for (const e of kept) expect(() => e.raw).toThrow(/read after its batch was done/);
+    for (const [line, raw] of lasting) expect(raw).toBe(lines[line - 1]);
+  });
+
+  it('a command kept across many batches cites its own submission line, read any way', async () => {
+    // An Async Event Request is outstanding from early in the boot to the end; fail it just before shutdown.
+    const at = lines.findIndex((l) => l.includes("opname 'NVME_ADM_CMD_ASYNC_EV_REQ'"));
+    const end = lines.findLastIndex((l) => l.startsWith('pci_nvme_irq_msix'));
+    expect(at).toBeGreaterThan(0);
+    expect(Buffer.byteLength(lines.slice(at, end).join('\n'))).toBeGreaterThan(4 * 65536);
+    const cid = /cid (\d+)/.exec(lines[at]!)![1];
+    const mutated = [...lines.slice(0, end + 1), `pci_nvme_enqueue_req_completion cid ${cid} cqid 0 dw0 0x0 dw1 0x0 status 0x4002`, ...lines.slice(end + 1)];
+    const f = path.join(tmpdir(), 'aer-failed.log');
+    fs.writeFileSync(f, mutated.join('\n') + '\n');
+    const runs = await Promise.all([{ pipeline: false }, { pipeline: true }, { pipeline: false, byteParsing: false }].map((how) => checkTrace(f, how)));
+    const [typed, threaded, strings] = runs.map((r) => r.findings);
+    expect(typed).toEqual(strings);
+    expect(threaded).toEqual(strings);
+    const failed = typed!.find((x) => x.rule === 'cmd-completion-error');
+    expect(failed).toMatchObject({ line: end + 2, raw: mutated[end + 1], related: [{ line: at + 1, raw: lines[at], note: 'command submitted here' }] });
+    for (const x of typed!) {
+      expect(x.raw).toBe(mutated[x.line - 1]);
+      for (const r of x.related) expect(r.raw).toBe(mutated[r.line - 1]);
+    }
+  });
+});
