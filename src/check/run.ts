@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { headLines, openLines, type LineBatch } from '../read/lines.js';
+import { headLines, openLines, TraceFileText, type LineBatch } from '../read/lines.js';
 import { pipelinedBatches } from '../read/pipeline.js';
 import { KeptLines, typedQemuBatches, type TypedBatch } from '../read/qemu-batches.js';
 import { detectFormat } from './detect.js';
@@ -146,7 +146,9 @@ async function checkEvents(name: string, opts: CheckOptions, src: EventSource): 
   const canon = format === 'canonical' ? readCanonicalHeader(held.flatMap((b) => b.lines.slice(0, 400))) : undefined;
   const canonical = format === 'canonical' ? new CanonicalNormaliser({ dstrd: canon?.dstrd ?? shape.cap.dstrd }) : undefined;
   const authority = canonical && (canon?.authors ?? true) ? new AuthorityModel(file, engine, { dstrd: canon?.dstrd ?? shape.cap.dstrd, lane: canon?.lane }) : undefined;
-  const model = new ControllerModel(file, shape, spec, engine, { registers: format === 'canonical' ? (canon?.registers ?? true) : format !== 'ftrace' });
+  // Lines typed from a QEMU file are kept (by commands) as their place in it, read back only when cited.
+  const fileText = format === 'qemu' && name !== '-' ? new TraceFileText(name) : undefined;
+  const model = new ControllerModel(file, shape, spec, engine, { registers: format === 'canonical' ? (canon?.registers ?? true) : format !== 'ftrace', fileText });
   // Counted in a Map of boxes (one lookup per event): a property per event kind, bumped for every event, is a
   // keyed store on a dictionary.
   const eventCounts = new Map<string, { n: number }>();
@@ -228,6 +230,8 @@ async function checkEvents(name: string, opts: CheckOptions, src: EventSource): 
   } catch (err) {
     if (!(err instanceof StopEarly)) throw err;
     stoppedEarly = true;
+  } finally {
+    fileText?.close();
   }
   const malformedRule = catalog.byId.get('trace-malformed-line');
   const findings: Finding[] = [...engine.findings];

@@ -1,5 +1,5 @@
 import type { SourceRef } from '../findings/finding.js';
-import { lastingRaw, type Ev } from '../normalise/event.js';
+import { keepText, type Ev, type KeptText } from '../normalise/event.js';
 import type { RuleEngine, Flaggable, Hook } from '../rules/engine.js';
 import type { Scope } from '../rules/expr.js';
 import type { NvmeSpec, CommandDef } from '../specs/nvme.js';
@@ -31,14 +31,13 @@ interface SQ extends Queue {
 interface CQ extends Queue {
   sqs: Set<number>;
 }
-interface Cmd extends Flaggable {
+interface Cmd extends Flaggable, KeptText {
   sqid: number;
   cid: number;
   opc: number | undefined;
   admin: boolean;
   nsid?: number;
   line: number;
-  raw: string;
   def?: CommandDef;
   fid?: number;
   rwBytes?: number;
@@ -54,6 +53,8 @@ interface Cmd extends Flaggable {
 export interface Visibility {
   /** Register accesses are in the trace (QEMU, canonical); ftrace shows only commands. */
   registers: boolean;
+  /** Reads back the lines kept as their place in the trace file (normalise/event.ts keepText). */
+  fileText?: { read(at: number, length: number): string };
 }
 
 /** A type, not an interface, so that it is a rule scope as it is (no copy per register write). */
@@ -117,8 +118,10 @@ function hotScopes(m: { nsActive: (n: unknown) => boolean; nsReadOnly: (n: unkno
 }
 
 /** A command with every field present from the start: one hidden class for all, however it is later filled. */
-function newCmd(sqid: number, cid: number, opc: number | undefined, admin: boolean, nsid: number | undefined, line: number, raw: string, def: CommandDef | undefined): Cmd {
-  return { sqid, cid, opc, admin, nsid, line, raw, def, fid: undefined, rwBytes: undefined, rwOp: undefined, effect: undefined, prev: undefined, disk: undefined, flagged: undefined };
+function newCmd(sqid: number, cid: number, opc: number | undefined, admin: boolean, nsid: number | undefined, ev: Ev, def: CommandDef | undefined): Cmd {
+  const cmd: Cmd = { sqid, cid, opc, admin, nsid, line: ev.line, raw: undefined, rawAt: -1, rawLen: 0, def, fid: undefined, rwBytes: undefined, rwOp: undefined, effect: undefined, prev: undefined, disk: undefined, flagged: undefined };
+  keepText(ev, cmd);
+  return cmd;
 }
 
 export class ControllerModel {
@@ -136,6 +139,9 @@ export class ControllerModel {
   private current?: Cmd;
   /** The guest action QEMU's next error line is about: the last register/doorbell write or fetched command. */
   private lastAction?: Flaggable;
+  private readonly fileText: Visibility['fileText'];
+  /** The largest transfer (MDTS, in units of the minimum page size), 0 for no limit. */
+  private readonly mdtsBytes: number;
   private dbbufRef?: SourceRef;
   /** Namespace geometry and deallocated ranges (src/disk: the disk contract). */
   private readonly disk: DiskTracker;
@@ -179,6 +185,8 @@ export class ControllerModel {
     this.scopes = hotScopes({ nsActive: this.nsActiveFn, nsReadOnly: this.nsReadOnly, nn: shape.nn ?? null });
     // Without register visibility the controller was brought up before the trace began.
     this.enabled = !vis.registers;
+    this.fileText = vis.fileText;
+    this.mdtsBytes = shape.mdts > 0 ? 2 ** shape.mdts * 4096 * 2 ** shape.cap.mpsmin : 0;
     if (!vis.registers) {
       this.cc = 0x460061;
       this.cqs.set(0, { qid: 0, entries: 0, line: 0, raw: '', sqs: new Set([0]) });
@@ -186,11 +194,18 @@ export class ControllerModel {
     }
   }
 
+  /** A kept line's text (read back from the trace file if it was kept as its place there). */
+  private text(k: KeptText): string {
+    if (k.raw !== undefined) return k.raw;
+    if (!this.fileText) throw new Error('internal error: a line kept as its place in the trace file, with no file to read it from');
+    return this.fileText.read(k.rawAt, k.rawLen);
+  }
+
   private ref(ev: Ev, note: string): SourceRef {
     return { file: this.file, line: ev.line, raw: ev.raw, note };
   }
   private pageSize(): number {
-    return 4096 * 2 ** ((this.cc >>> 7) & 0xf);
+    return 4096 << ((this.cc >>> 7) & 0xf);
   }
 
   consume(ev: Ev): void {
@@ -373,7 +388,7 @@ export class ControllerModel {
     const def = op.def;
     const sq = this.sqs.get(sqid);
     const prior = sq?.outstanding.get(cid);
-    const cmd = newCmd(sqid, cid, opc, admin, ev.f.nsid === undefined ? undefined : num(ev.f.nsid), ev.line, lastingRaw(ev), def);
+    const cmd = newCmd(sqid, cid, opc, admin, ev.f.nsid === undefined ? undefined : num(ev.f.nsid), ev, def);
     const h = this.hooks.submit;
     if (h !== undefined) {
       const scope = this.scopes.submit;
@@ -394,7 +409,7 @@ export class ControllerModel {
       const n = h.run(scope, h.hit, h.failed);
       if (n > 0) {
         const related: SourceRef[] = [];
-        if (prior) related.push({ file: this.file, line: prior.line, raw: prior.raw, note: `cid ${cid} submitted here and not yet completed` });
+        if (prior) related.push({ file: this.file, line: prior.line, raw: this.text(prior), note: `cid ${cid} submitted here and not yet completed` });
         if (!sq && this.enableRef) related.push(this.enableRef);
         if (this.shutdownRef) related.push(this.shutdownRef);
         this.engine.failures(h, n, scope, { ev, binding: `sq=${sqid},cid=${cid}`, related, subject: cmd });
@@ -587,7 +602,6 @@ export class ControllerModel {
           cmd.rwBytes = f.op === 'write_zeroes' ? undefined : blocks * lba;
         }
         this.disk.onRw(cmd, f);
-        const mdtsBytes = this.shape.mdts > 0 ? 2 ** this.shape.mdts * 4096 * 2 ** this.shape.cap.mpsmin : 0;
         const h = this.hooks.rw;
         if (h === undefined) return;
         const scope = this.scopes.rw;
@@ -598,7 +612,7 @@ export class ControllerModel {
         scope.bytes = f.bytes ?? null;
         scope.lba_size = lba;
         scope.ns_blocks = this.disk.ns.blocks(nsid) ?? null;
-        scope.mdts_bytes = mdtsBytes;
+        scope.mdts_bytes = this.mdtsBytes;
         scope.transfers = f.op !== 'write_zeroes';
         scope.read_only = this.disk.readOnly(nsid);
         const n = h.run(scope, h.hit, h.failed);
@@ -743,7 +757,7 @@ export class ControllerModel {
   /** The disk contract at a completion: the `cmd.rw.complete` hook, then what the command did to its namespace. */
   /** The line a command was submitted on, as a related line of a finding about it (none without a command). */
   private submittedHere(cmd: Cmd | undefined): SourceRef[] {
-    return cmd ? [{ file: this.file, line: cmd.line, raw: cmd.raw, note: 'command submitted here' }] : [];
+    return cmd ? [{ file: this.file, line: cmd.line, raw: this.text(cmd), note: 'command submitted here' }] : [];
   }
 
   private diskComplete(ev: Ev, cmd: Cmd, status: number): void {

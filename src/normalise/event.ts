@@ -70,6 +70,36 @@ export class TypedEv implements Ev {
   lasting(): string {
     return this.texts.lasting(this.at);
   }
+
+  /** Where the line is in the trace file, or -1 when that is not known. */
+  where(): number {
+    return this.texts.where(this.at);
+  }
+
+  byteLength(): number {
+    return this.texts.byteLength(this.at);
+  }
+}
+
+/**
+ * A line's text kept beyond its batch: the text itself, or (raw undefined) where the line is in the trace
+ * file, to be read back only if a finding cites it (read/lines.ts TraceFileText). Commands keep their line so:
+ * decoding the line of every command, most of which complete unremarked a few lines later, cost ~5% of a check.
+ */
+export interface KeptText {
+  raw: string | undefined;
+  rawAt: number;
+  rawLen: number;
+}
+
+export function keepText(ev: Ev, into: KeptText): void {
+  const at = ev instanceof TypedEv ? ev.where() : -1;
+  if (at >= 0) {
+    into.rawAt = at;
+    into.rawLen = (ev as TypedEv).byteLength();
+  } else {
+    into.raw = lastingRaw(ev);
+  }
 }
 
 /**

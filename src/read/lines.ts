@@ -34,6 +34,32 @@ export interface LineTexts {
   line(i: number): string;
   /** The line as a string of its own, safe to keep after the batch (it pins no batch text). */
   lasting(i: number): string;
+  /** Where the line is in the trace file (its length: byteLength), or -1 when that is not known. */
+  where(i: number): number;
+  byteLength(i: number): number;
+}
+
+/**
+ * Lines of a plain trace file read back by where they are (LineTexts.where): a line kept beyond its batch (a
+ * command's, cited when it completes) is kept as its place in the file, and its text read only when a finding
+ * cites it. Typed lines are ASCII.
+ */
+export class TraceFileText {
+  private fd: number | undefined;
+
+  constructor(private readonly file: string) {}
+
+  read(at: number, length: number): string {
+    this.fd ??= fs.openSync(this.file, 'r');
+    const b = Buffer.allocUnsafe(length);
+    const n = fs.readSync(this.fd, b, 0, length, at);
+    return b.toString('latin1', 0, n);
+  }
+
+  close(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
 }
 
 export interface LineSource {

@@ -24,6 +24,8 @@ export interface TypedBatch {
    */
   bytes?: Uint8Array<ArrayBuffer>;
   text?: string;
+  /** Where bytes[0] is in the trace file, when the batch was read from a plain file as bytes. */
+  offset?: number;
   /** Per kept line: where it starts and ends in bytes or text, its line number, and its event index (values in vals) or -1 (parse the text). */
   starts: Int32Array<ArrayBuffer>;
   ends: Int32Array<ArrayBuffer>;
@@ -61,6 +63,15 @@ export class KeptLines implements LineTexts {
     if (!this.live) throw new Error(`internal error: the text of line ${this.t.lineNos[i]} read after its batch was done`);
     const t = this.t;
     return t.text !== undefined ? t.text.slice(t.starts[i], t.ends[i]) : this.bytes!.latin1Slice(t.starts[i], t.ends[i]);
+  }
+
+  where(i: number): number {
+    const t = this.t;
+    return t.offset === undefined || t.text !== undefined ? -1 : t.offset + t.starts[i]!;
+  }
+
+  byteLength(i: number): number {
+    return this.t.ends[i]! - this.t.starts[i]!;
   }
 
   lasting(i: number): string {
@@ -120,7 +131,7 @@ export class LineTyper {
    * Types the lines of buf: each ended by a newline, and the last one by the buffer's end when unterminated.
    * Returns the batch (none when no line was there) and where the first line it did not take starts.
    */
-  batch(buf: Buffer, unterminated: boolean): { batch: TypedBatch | undefined; rest: number } {
+  batch(buf: Buffer, unterminated: boolean, offset?: number): { batch: TypedBatch | undefined; rest: number } {
     const c = this.typer.type(buf, unterminated, this.lineNo);
     const s = c.rest;
     this.full = c.full;
@@ -136,6 +147,7 @@ export class LineTyper {
       batch: {
         bytes: text.bytes,
         text: text.text,
+        offset: text.bytes === undefined ? undefined : offset,
         starts: text.starts,
         ends: text.ends,
         lineNos: this.views ? c.lineNos : c.lineNos.slice(),
@@ -254,11 +266,14 @@ export async function* typedQemuBatches(name: string, opts: TypedBatchOptions = 
   if (!sawAny) throw emptyFile(display);
 }
 
-/** Every batch of buf (more than one only when the typer fills up); returns where the lines it took end. */
-function* typeAll(typer: LineTyper, buf: Buffer, unterminated: boolean): Generator<TypedBatch, number> {
+/**
+ * Every batch of buf (more than one only when the typer fills up); returns where the lines it took end.
+ * offset: where buf is in the file, if it was read from a plain file.
+ */
+function* typeAll(typer: LineTyper, buf: Buffer, unterminated: boolean, offset?: number): Generator<TypedBatch, number> {
   let at = 0;
   for (;;) {
-    const { batch: b, rest } = typer.batch(at === 0 ? buf : buf.subarray(at), unterminated);
+    const { batch: b, rest } = typer.batch(at === 0 ? buf : buf.subarray(at), unterminated, offset === undefined ? undefined : offset + at);
     at += rest;
     if (b) yield b;
     if (!typer.full) return at;
@@ -279,7 +294,7 @@ function* fileBatches(fd: number, typer: LineTyper, display: string, start: numb
       first = false;
       checkText(data, display);
     }
-    const rest = yield* typeAll(typer, data, ended);
+    const rest = yield* typeAll(typer, data, ended, at);
     if (ended || handoff?.({ offset: at + rest, lineNo: typer.lineNo })) return;
     r = reads.next(rest);
   }
