@@ -332,8 +332,13 @@ export class ExprCodeGen {
           }
           case 'bit':
             return `H.bitop(${q(n.op)}, ${a}, ${b})`;
-          default:
-            return `H.arith(${q(n.op)}, ${a}, ${b})`;
+          default: {
+            if (n.op !== '+' && n.op !== '-' && n.op !== '*') return `H.arith(${q(n.op)}, ${a}, ${b})`;
+            // Sums, differences and products of two numbers (a rule's LBA and length arithmetic) inline too.
+            const x = this.temp();
+            const y = this.temp();
+            return `((${x} = ${a}), (${y} = ${b}), typeof ${x} === "number" && typeof ${y} === "number" ? ${x} ${n.op} ${y} : H.arith(${q(n.op)}, ${x}, ${y}))`;
+          }
         }
       }
     }
