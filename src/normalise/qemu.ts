@@ -52,7 +52,22 @@ export function normaliseQemu(r: TraceRecord): Ev | undefined {
 }
 
 /** Typed-line normalisers by the typer's event index (QemuParser.eventTable()), each made on first use. */
-const typedByParser = new WeakMap<QemuParser, (TypedNormaliser | undefined)[]>();
+const typedByParser = new WeakMap<QemuParser, TypedNormaliser[]>();
+
+/**
+ * A normaliser per event index, each a stand-in that makes the real one at its first call and puts it in its
+ * place. The loop that calls them then has no path of its own for a first use: an event kind first seen after
+ * V8 optimised the loop (with the model inlined into it, ~35 ms of compiler time) would otherwise throw that
+ * code away and have it compiled again.
+ */
+function typedNormalisers(parser: QemuParser): TypedNormaliser[] {
+  let norms = typedByParser.get(parser);
+  if (norms === undefined) {
+    const table: TypedNormaliser[] = (norms = parser.eventTable().map((_, k): TypedNormaliser => (v, at, strs, line, texts, i) => (table[k] = typedNormaliserAt(parser, k))(v, at, strs, line, texts, i)));
+    typedByParser.set(parser, norms);
+  }
+  return norms;
+}
 /** An event that means nothing to the model. */
 const NOTHING: TypedNormaliser = () => undefined;
 
@@ -86,8 +101,7 @@ function parsedEvent(parser: QemuParser, text: string, no: number, onEvent: (e: 
  * returns (TypedEv).
  */
 export function typedEventsOf(t: TypedBatch, parser: QemuParser, onEvent: (e: Ev) => void, onLine: () => void): void {
-  let norms = typedByParser.get(parser);
-  if (norms === undefined) typedByParser.set(parser, (norms = []));
+  const norms = typedNormalisers(parser);
   const widths = parser.widths();
   const { events, vals, strs, lineNos } = t;
   const texts = new KeptLines(t);
@@ -100,8 +114,7 @@ export function typedEventsOf(t: TypedBatch, parser: QemuParser, onEvent: (e: Ev
         continue;
       }
       onLine();
-      const n = norms[k] ?? (norms[k] = typedNormaliserAt(parser, k));
-      const e = n(vals, at, strs, lineNos[i]!, texts, i);
+      const e = norms[k]!(vals, at, strs, lineNos[i]!, texts, i);
       if (e !== undefined) onEvent(e);
       at += widths[k]!;
     }
