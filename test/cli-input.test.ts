@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { spawn, spawnSync } from 'node:child_process';
 import { cli, EXAMPLES, tmpdir } from './helpers.js';
 
 /** Bad input gets one clear line and exit 2, never a stack trace; a bad line never hides the rest. */
@@ -106,6 +107,29 @@ describe('nvmeproof on bad input', () => {
     expect(b.stdout).toMatch(/<stdin>/);
     const c = cli(['check', '-'], zlib.gzipSync(raw));
     expect(c.code).toBe(0);
+  });
+
+  it('a named pipe (or `check <(qemu ...)`) is read once, from its first line', () => {
+    // The lines the format was told from cannot be read again: a second read from the start would begin
+    // wherever the writer has got to (before this was fixed, 2,550 lines in).
+    const trace = path.join(EXAMPLES, 'linux-mixed-io.log');
+    const lines = fs.readFileSync(trace, 'utf8').split('\n').length - 1;
+    const pipe = path.join(dir, 'trace.fifo');
+    expect(spawnSync('mkfifo', [pipe]).status).toBe(0);
+    const through = (args: string[]): ReturnType<typeof cli> => {
+      const writer = spawn('sh', ['-c', 'cat "$0" > "$1"', trace, pipe], { stdio: 'ignore' });
+      try {
+        return cli([...args, pipe], undefined, 20_000);
+      } finally {
+        writer.kill();
+      }
+    };
+    const checked = through(['check', '--format', 'json']);
+    expect(checked.code, checked.stderr).toBe(0);
+    expect((JSON.parse(checked.stdout) as { files: { lines: number; findings: unknown[] }[] }).files[0]).toMatchObject({ lines, findings: [] });
+    const parsed = through(['parse', '--summary-only']);
+    expect(parsed.code, parsed.stderr).toBe(0);
+    expect(parsed.stderr).toMatch(new RegExp(`trace\\.fifo: ${lines} lines, ${lines} events \\(qemu\\), 0 malformed`));
   });
 
   it('corrupt gzip', () => {

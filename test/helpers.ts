@@ -14,8 +14,9 @@ export function readLines(file: string): string[] {
 }
 
 /** Runs the built CLI (npm ci builds it on prepare; vitest's globalSetup rebuilds it). */
-export function cli(args: string[], input?: string | Buffer): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'utf8', cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 1 << 28 });
+export function cli(args: string[], input?: string | Buffer, timeout = 120_000): { code: number; stdout: string; stderr: string } {
+  // A run that hangs (waiting on a pipe, say) is killed and fails its test, rather than the whole suite.
+  const r = spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'utf8', cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 1 << 28, timeout });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 

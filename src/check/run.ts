@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { headLines, openLines, TraceFileText, type LineBatch } from '../read/lines.js';
+import { headLines, isRegularFile, openLines, TraceFileText, type LineBatch } from '../read/lines.js';
 import { pipelinedBatches } from '../read/pipeline.js';
 import { KeptLines, typedQemuBatches, type TypedBatch } from '../read/qemu-batches.js';
 import { detectFormat } from './detect.js';
@@ -95,6 +95,9 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
   const it: AsyncIterator<LineBatch> = source ? source.batches()[Symbol.asyncIterator]() : NO_BATCHES;
   const { held, format: sniffed, done } = source ? await sniff(it) : { held: [], format: 'qemu' as const, done: true };
   const format = opts.format ?? sniffed;
+  // A named pipe, a terminal or a process substitution (`check <(qemu ...)`) gives its lines once: what the
+  // sniffing read took cannot be read again.
+  const rereadable = typedQemu || (name !== '-' && isRegularFile(name));
   if (!format) throw new UserError(`${file}: no NVMe events found: not a QEMU pci_nvme_* trace, ftrace nvme trace, canonical trace or serial log (use --input-format to say which)`);
   if (format === 'serial') return checkSerial(file, held, done ? undefined : it, opts);
   // `qemu ... 2>&1` interleaves the guest's serial console with the trace: its proof lines are checked too.
@@ -107,9 +110,9 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
   const parser = parserFor(format, onOther);
   // A large QEMU trace is read again from the start on a second thread, started now so that it boots while
   // this thread loads the specs and rules.
-  const threaded = format === 'qemu' && opts.byteParsing !== false && usePipeline(name, opts) ? pipelinedBatches(name) : undefined;
+  const threaded = typedQemu && format === 'qemu' && usePipeline(name, opts) ? pipelinedBatches(name) : undefined;
   try {
-    return await checkEvents(name, opts, { file, format, it, held, done, parser, threaded: threaded?.batches, serial: () => serial });
+    return await checkEvents(name, opts, { file, format, it, held, done, rereadable, parser, threaded: threaded?.batches, serial: () => serial });
   } finally {
     await threaded?.close();
   }
@@ -122,6 +125,8 @@ interface EventSource {
   it: AsyncIterator<LineBatch>;
   held: LineBatch[];
   done: boolean;
+  /** The file can be read again from its start (a regular file). */
+  rereadable: boolean;
   parser: LineParser;
   /** Batches from the reading thread, for a large QEMU trace. */
   threaded?: AsyncGenerator<TypedBatch>;
@@ -147,7 +152,7 @@ async function checkEvents(name: string, opts: CheckOptions, src: EventSource): 
   const canonical = format === 'canonical' ? new CanonicalNormaliser({ dstrd: canon?.dstrd ?? shape.cap.dstrd }) : undefined;
   const authority = canonical && (canon?.authors ?? true) ? new AuthorityModel(file, engine, { dstrd: canon?.dstrd ?? shape.cap.dstrd, lane: canon?.lane }) : undefined;
   // Lines typed from a QEMU file are kept (by commands) as their place in it, read back only when cited.
-  const fileText = format === 'qemu' && name !== '-' ? new TraceFileText(name) : undefined;
+  const fileText = format === 'qemu' && src.rereadable ? new TraceFileText(name) : undefined;
   const model = new ControllerModel(file, shape, spec, engine, { registers: format === 'canonical' ? (canon?.registers ?? true) : format !== 'ftrace', fileText });
   // Counted in a Map of boxes (one lookup per event): a property per event kind, bumped for every event, is a
   // keyed store on a dictionary.
@@ -211,7 +216,7 @@ async function checkEvents(name: string, opts: CheckOptions, src: EventSource): 
       // Large QEMU trace: a second thread reads, types, and drops the events the model does not need.
       await it.return?.();
       for await (const b of threaded) runTyped(b);
-    } else if (format === 'qemu' && name !== '-' && opts.byteParsing !== false) {
+    } else if (format === 'qemu' && src.rereadable && opts.byteParsing !== false) {
       // A QEMU trace file is read again from the start, typed from its bytes (the sniffed lines are dropped),
       // with blocking reads: checking is all this thread does until the file ends.
       await it.return?.();

@@ -87,8 +87,22 @@ function openRaw(name: string): Readable {
  * A plain (not gzip) trace file opened for blocking reads, or undefined (standard input, gzip, or a path the
  * stream reader should report on).
  */
+/**
+ * Whether a file can be read again from its start: a regular file, not a named pipe, a terminal or a process
+ * substitution (`<(qemu ...)`), whose lines come once.
+ */
+export function isRegularFile(name: string): boolean {
+  if (name === '-') return false;
+  try {
+    return fs.statSync(name).isFile();
+  } catch {
+    return false;
+  }
+}
+
 export function openPlain(name: string): number | undefined {
-  if (name === '-') return undefined;
+  // Told by its name first: opening a named pipe only to close it would end its writer's output.
+  if (!isRegularFile(name)) return undefined;
   let fd: number;
   try {
     fd = fs.openSync(name, 'r');

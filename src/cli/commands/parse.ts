@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { openLines, type LineBatch } from '../../read/lines.js';
+import { isRegularFile, openLines, type LineBatch } from '../../read/lines.js';
 import { detectFormat } from '../../check/detect.js';
 import { QemuParser } from '../../parse/qemu.js';
 import { recordsOf } from '../../parse/records-of.js';
@@ -28,6 +28,8 @@ export function registerParse(program: Command): void {
       let bad = 0;
       for (const t of traces) {
         const src = openLines(t);
+        // A named pipe or process substitution gives its lines once: a QEMU trace is then typed as it is read.
+        const rereadable = isRegularFile(t);
         let parser: LineParser | undefined;
         const counts = new Map<string, number>();
         let lines = 0;
@@ -67,7 +69,7 @@ export function registerParse(program: Command): void {
             if (fmt !== 'qemu' && fmt !== 'ftrace') throw new UserError(`${src.name}: no QEMU or ftrace NVMe events found in its first lines`);
             parser = fmt === 'qemu' ? new QemuParser() : new FtraceParser();
             // The first batch of a QEMU trace file is read again, typed from its bytes: nothing to do yet.
-            if (fmt === 'qemu' && t !== '-' && b.pre === undefined) return;
+            if (fmt === 'qemu' && rereadable && b.pre === undefined) return;
           }
           const spec = parser.format === 'ftrace' ? loadNvmeSpec() : undefined;
           const format = parser.format;
@@ -87,7 +89,7 @@ export function registerParse(program: Command): void {
         const it = src.batches()[Symbol.asyncIterator]();
         const first = await it.next();
         if (!first.done) handle(first.value);
-        if (parser instanceof QemuParser && t !== '-') {
+        if (parser instanceof QemuParser && rereadable) {
           // A QEMU trace file is read again from the start and typed from its bytes (read/qemu-batches.ts).
           await it.return?.();
           for await (const tb of typedQemuBatches(t, { blocking: true })) handle(toLineBatch(tb));
