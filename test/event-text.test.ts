@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { QemuParser } from '../src/parse/qemu.js';
-import { typedQemuBatches } from '../src/read/qemu-batches.js';
+import { KeptLines, typedQemuBatches, type FilePoint } from '../src/read/qemu-batches.js';
 import { typedEventsOf, QEMU_MODEL_EVENTS } from '../src/normalise/qemu.js';
 import { keepText, lastingRaw, type Ev, type KeptText } from '../src/normalise/event.js';
 import { TraceFileText } from '../src/read/lines.js';
@@ -57,6 +57,30 @@ describe('event text cut from its batch on demand', () => {
       expect(file.read(k.rawAt, k.rawLen)).toBe(noisy[line - 1]);
     }
     file.close();
+  });
+
+  it('is the line in batches typed for another thread, from where one thread handed the file to another', async () => {
+    const f = path.join(tmpdir(), 'handed.log');
+    fs.writeFileSync(f, lines.join('\n') + '\n');
+    let chunks = 0;
+    let point: FilePoint | undefined;
+    for await (const t of typedQemuBatches(f, { wanted: QEMU_MODEL_EVENTS, blocking: true, views: true, handoff: (next) => (++chunks === 3 ? ((point = next), true) : false) })) void t;
+    expect(point!.offset).toBeGreaterThan(0);
+    const file = new TraceFileText(f);
+    let n = 0;
+    // As the reading thread types them: from the hand-over point, the bytes copied for the checking thread.
+    for await (const t of typedQemuBatches(f, { wanted: QEMU_MODEL_EVENTS, blocking: true, transfer: true, from: () => point })) {
+      const kept = new KeptLines(t);
+      for (let i = 0; i < t.lineNos.length; i++) {
+        const no = t.lineNos[i]!;
+        expect(no).toBeGreaterThanOrEqual(point!.lineNo);
+        expect(kept.line(i)).toBe(lines[no - 1]);
+        expect(file.read(kept.where(i), kept.byteLength(i))).toBe(lines[no - 1]);
+        n++;
+      }
+    }
+    file.close();
+    expect(n).toBeGreaterThan(1000);
   });
 
   it('a command kept across many batches cites its own submission line, read any way', async () => {
