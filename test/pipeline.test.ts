@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { checkTrace } from '../src/check/run.js';
-import { EXAMPLES, readLines, tmpdir } from './helpers.js';
+import { cli, EXAMPLES, readLines, tmpdir } from './helpers.js';
 import { typedQemuBatches, toLineBatch, type FilePoint } from '../src/read/qemu-batches.js';
 import { QEMU_MODEL_EVENTS } from '../src/normalise/qemu.js';
 import { HANDOFF } from '../src/read/handoff.js';
@@ -47,6 +47,11 @@ describe('pipelined reading', () => {
     expect(one.findings.map((x) => x.rule)).toEqual(expect.arrayContaining(['prp-prp1-dword-aligned', 'queue-doorbell-in-range', 'trace-malformed-line']));
     expect(one.findings.some((x) => x.line === ma + 1 && x.rule === 'trace-malformed-line')).toBe(true);
     expect(one.findings.some((x) => x.line === lines.length + 1 && x.rule === 'trace-malformed-line')).toBe(true);
+    // Standard input is read once, typed as it comes, after its head was held to tell its format.
+    const strip = (json: string): unknown => (JSON.parse(json) as { files: { findings: { file?: string; related: { file?: string }[] }[] }[] }).files[0]!.findings.map((x) => ({ ...x, file: undefined, related: x.related.map((r) => ({ ...r, file: undefined })) }));
+    const piped = cli(['check', '-', '--format', 'json'], fs.readFileSync(f));
+    expect(strip(piped.stdout)).toEqual(strip(cli(['check', f, '--format', 'json']).stdout));
+    expect(piped.code).toBe(1);
   });
 });
 

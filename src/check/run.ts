@@ -1,7 +1,7 @@
 import fs from 'node:fs';
-import { headLines, isRegularFile, openLines, TraceFileText, type LineBatch } from '../read/lines.js';
+import { displayName, headLines, holdHead, isRegularFile, lineBatches, openLines, TraceFileText, type LineBatch, type LineSource } from '../read/lines.js';
 import { pipelinedBatches } from '../read/pipeline.js';
-import { KeptLines, typedQemuBatches, type TypedBatch } from '../read/qemu-batches.js';
+import { KeptLines, typedChunkBatches, typedQemuBatches, type TypedBatch } from '../read/qemu-batches.js';
 import { detectFormat } from './detect.js';
 import { QemuParser } from '../parse/qemu.js';
 import { FtraceParser } from '../parse/ftrace.js';
@@ -88,16 +88,20 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
   if (opts.format === 'evidence' || (opts.format === undefined && name !== '-' && /\.evidence\.ya?ml$|\.ya?ml$/.test(name))) return checkEvidence(name);
   // A QEMU trace file is typed from its bytes, read again from the start: its format is told from one blocking
   // read of its head, with no stream set up only to be dropped.
-  const head = opts.byteParsing !== false && (opts.format === undefined || opts.format === 'qemu') ? headLines(name) : undefined;
+  const typable = opts.byteParsing !== false && (opts.format === undefined || opts.format === 'qemu');
+  const head = typable ? headLines(name) : undefined;
   const typedQemu = head !== undefined && (opts.format ?? detectFormat(head)) === 'qemu';
-  const source = typedQemu ? undefined : openLines(name);
-  const file = source?.name ?? name;
+  // A named pipe, a terminal, a process substitution (`check <(qemu ...)`) or standard input gives its lines
+  // once: its head is held while its format is told, then given again before the rest.
+  const rereadable = typedQemu || isRegularFile(name);
+  const once = typable && !rereadable ? await holdHead(name) : undefined;
+  const typedStream = once !== undefined && (opts.format ?? detectFormat(once.lines)) === 'qemu' ? once.chunks : undefined;
+  const display = displayName(name);
+  const source: LineSource | undefined = typedQemu || typedStream ? undefined : once ? { name: display, batches: () => lineBatches(once.chunks(), display) } : openLines(name);
+  const file = source?.name ?? display;
   const it: AsyncIterator<LineBatch> = source ? source.batches()[Symbol.asyncIterator]() : NO_BATCHES;
   const { held, format: sniffed, done } = source ? await sniff(it) : { held: [], format: 'qemu' as const, done: true };
   const format = opts.format ?? sniffed;
-  // A named pipe, a terminal or a process substitution (`check <(qemu ...)`) gives its lines once: what the
-  // sniffing read took cannot be read again.
-  const rereadable = typedQemu || (name !== '-' && isRegularFile(name));
   if (!format) throw new UserError(`${file}: no NVMe events found: not a QEMU pci_nvme_* trace, ftrace nvme trace, canonical trace or serial log (use --input-format to say which)`);
   if (format === 'serial') return checkSerial(file, held, done ? undefined : it, opts);
   // `qemu ... 2>&1` interleaves the guest's serial console with the trace: its proof lines are checked too.
@@ -112,7 +116,7 @@ export async function checkTrace(name: string, opts: CheckOptions = {}): Promise
   // this thread loads the specs and rules.
   const threaded = typedQemu && format === 'qemu' && usePipeline(name, opts) ? pipelinedBatches(name) : undefined;
   try {
-    return await checkEvents(name, opts, { file, format, it, held, done, rereadable, parser, threaded: threaded?.batches, serial: () => serial });
+    return await checkEvents(name, opts, { file, format, it, held, done, rereadable, typedStream, parser, threaded: threaded?.batches, serial: () => serial });
   } finally {
     await threaded?.close();
   }
@@ -127,6 +131,8 @@ interface EventSource {
   done: boolean;
   /** The file can be read again from its start (a regular file). */
   rereadable: boolean;
+  /** A QEMU trace read once (standard input, a named pipe): its bytes, from the first. */
+  typedStream?: () => AsyncGenerator<Buffer>;
   parser: LineParser;
   /** Batches from the reading thread, for a large QEMU trace. */
   threaded?: AsyncGenerator<TypedBatch>;
@@ -221,6 +227,9 @@ async function checkEvents(name: string, opts: CheckOptions, src: EventSource): 
       // with blocking reads: checking is all this thread does until the file ends.
       await it.return?.();
       for await (const b of typedQemuBatches(name, { wanted: QEMU_MODEL_EVENTS, blocking: true, views: true })) runTyped(b);
+    } else if (src.typedStream) {
+      // Read once: typed from its bytes as they come (a finding is reported as soon as its lines have come).
+      for await (const b of typedChunkBatches(src.typedStream(), file, { wanted: QEMU_MODEL_EVENTS, views: true })) runTyped(b);
     } else {
       for (const b of held) run(b);
       if (!done) {

@@ -253,39 +253,76 @@ export function looksBinary(buf: Buffer): boolean {
 
 /** blocking: see bytes() (for a thread that has nothing else to do meanwhile). */
 export function openLines(name: string, blocking = false): LineSource {
-  const display = name === '-' ? '<stdin>' : name;
-  return {
-    name: display,
-    async *batches(): AsyncGenerator<LineBatch> {
-      const decoder = new StringDecoder('utf8');
-      let carry = '';
-      let lineNo = 1;
-      let sawAny = false;
-      for await (const buf of bytes(name, blocking)) {
-        if (!sawAny) {
-          sawAny = true;
-          checkText(buf, display);
-        }
-        const text = carry + decoder.write(buf);
-        const lines: string[] = [];
-        let start = 0;
-        let nl = text.indexOf('\n', start);
-        while (nl !== -1) {
-          // CRLF traces (serial consoles) lose their CR here.
-          const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-          lines.push(text.slice(start, end));
-          start = nl + 1;
-          nl = text.indexOf('\n', start);
-        }
-        carry = text.slice(start);
-        if (lines.length) {
-          yield { firstLine: lineNo, lines };
-          lineNo += lines.length;
-        }
-      }
-      const tail = carry + decoder.end();
-      if (tail.length) yield { firstLine: lineNo, lines: [tail.endsWith('\r') ? tail.slice(0, -1) : tail], unterminated: true };
-      if (!sawAny) throw emptyFile(display);
-    },
-  };
+  const display = displayName(name);
+  return { name: display, batches: () => lineBatches(bytes(name, blocking), display) };
+}
+
+export function displayName(name: string): string {
+  return name === '-' ? '<stdin>' : name;
+}
+
+/**
+ * The head of an input read once (standard input, a named pipe): its first chunks, held until at least `min`
+ * lines have come or the input ended, so that its format can be told from its first lines; `chunks` then gives
+ * the held chunks again, and the rest of the input after them.
+ */
+export async function holdHead(name: string, min = 200): Promise<{ lines: string[]; chunks: () => AsyncGenerator<Buffer> }> {
+  const display = displayName(name);
+  const it = bytes(name)[Symbol.asyncIterator]();
+  const held: Buffer[] = [];
+  let newlines = 0;
+  let ended = false;
+  while (newlines < min) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    if (held.length === 0) checkText(r.value, display);
+    held.push(r.value);
+    for (let at = r.value.indexOf(10); at !== -1; at = r.value.indexOf(10, at + 1)) newlines++;
+  }
+  if (ended && held.length === 0) throw emptyFile(display);
+  const lines = Buffer.concat(held).toString('utf8').split('\n');
+  // The last line may be cut (or empty, after the last newline).
+  if (!ended || lines.at(-1) === '') lines.pop();
+  async function* chunks(): AsyncGenerator<Buffer> {
+    yield* held;
+    if (ended) return;
+    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+  }
+  return { lines: lines.slice(0, 400).map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l)), chunks };
+}
+
+/** The lines of a stream of chunks, a batch per chunk. */
+export async function* lineBatches(chunks: AsyncIterable<Buffer>, display: string): AsyncGenerator<LineBatch> {
+  const decoder = new StringDecoder('utf8');
+  let carry = '';
+  let lineNo = 1;
+  let sawAny = false;
+  for await (const buf of chunks) {
+    if (!sawAny) {
+      sawAny = true;
+      checkText(buf, display);
+    }
+    const text = carry + decoder.write(buf);
+    const lines: string[] = [];
+    let start = 0;
+    let nl = text.indexOf('\n', start);
+    while (nl !== -1) {
+      // CRLF traces (serial consoles) lose their CR here.
+      const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+      lines.push(text.slice(start, end));
+      start = nl + 1;
+      nl = text.indexOf('\n', start);
+    }
+    carry = text.slice(start);
+    if (lines.length) {
+      yield { firstLine: lineNo, lines };
+      lineNo += lines.length;
+    }
+  }
+  const tail = carry + decoder.end();
+  if (tail.length) yield { firstLine: lineNo, lines: [tail.endsWith('\r') ? tail.slice(0, -1) : tail], unterminated: true };
+  if (!sawAny) throw emptyFile(display);
 }

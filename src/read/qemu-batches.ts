@@ -251,9 +251,22 @@ export async function* typedQemuBatches(name: string, opts: TypedBatchOptions = 
     }
     return;
   }
+  yield* typedChunkBatches(bytes(name), display, opts, typer);
+}
+
+/**
+ * Types the lines of a stream of chunks (standard input, a named pipe, gzip: read once, each chunk a buffer of
+ * its own), as typedQemuBatches does a file.
+ */
+export async function* typedChunkBatches(
+  chunks: AsyncIterable<Buffer>,
+  display: string,
+  opts: TypedBatchOptions = {},
+  typer = new LineTyper(opts.wanted, undefined, opts.transfer, opts.views),
+): AsyncGenerator<TypedBatch> {
   let carry: Buffer | undefined;
   let sawAny = false;
-  for await (const chunk of bytes(name)) {
+  for await (const chunk of chunks) {
     if (!sawAny) {
       sawAny = true;
       checkText(chunk, display);
