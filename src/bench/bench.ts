@@ -51,10 +51,11 @@ async function phase(mode: string, file: string): Promise<{ lines: number; secon
       lines += ls.length;
     }
 
-  } else if (mode === 'check' || mode === 'check-1t' || mode === 'check-2t') {
+  } else if (mode === 'check' || mode === 'check-1t' || mode === 'check-2t' || mode === 'check-stdin') {
     // 'check' is what `nvmeproof check` does (a file of 128 MiB or more is read on a second thread); 'check-1t'
-    // is always one thread, 'check-2t' always two.
-    const r = await checkTrace(file, mode === 'check' ? {} : { pipeline: mode === 'check-2t' });
+    // is always one thread, 'check-2t' always two; 'check-stdin' is `nvmeproof check - < file` (read once, as
+    // from a pipe: runChild makes the file this process's standard input).
+    const r = await checkTrace(mode === 'check-stdin' ? '-' : file, mode === 'check' || mode === 'check-stdin' ? {} : { pipeline: mode === 'check-2t' });
     lines = r.lines;
     findings = r.findings.length;
   } else {
@@ -71,7 +72,9 @@ async function phase(mode: string, file: string): Promise<{ lines: number; secon
 
 function runChild(mode: string, file: string): Promise<{ lines: number; seconds: number; rss: number; findings?: number }> {
   return new Promise((resolve, reject) => {
-    const child = fork(SELF, ['--phase', mode, file], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const stdin = mode === 'check-stdin' ? fs.openSync(file, 'r') : 'ignore';
+    const child = fork(SELF, ['--phase', mode, file], { stdio: [stdin, 'inherit', 'inherit', 'ipc'] });
+    if (typeof stdin === 'number') fs.closeSync(stdin);
     child.on('message', (m) => resolve(m as { lines: number; seconds: number; rss: number }));
     child.on('exit', (code) => code !== 0 && reject(new Error(`${mode} phase exited ${code}`)));
   });
@@ -116,7 +119,7 @@ async function main(): Promise<void> {
   const ri = args.indexOf('--runs');
   const runs = ri >= 0 ? Number(args[ri + 1]) : 5;
   console.log(`each figure is the best of ${runs} runs (--runs N), the phases taking turns round after round`);
-  const phases = await bestOf(['floor', 'floor-stream', 'parse', 'parse-text', 'check', 'check-1t', 'check-2t'], file, runs);
+  const phases = await bestOf(['floor', 'floor-stream', 'parse', 'parse-text', 'check', 'check-1t', 'check-2t', 'check-stdin'], file, runs);
   const floor = phases.get('floor')!;
   const rate = (r: { lines: number; seconds: number }): number => r.lines / r.seconds;
   const row = (name: string, r: { lines: number; seconds: number; rss: number; findings?: number }, base = floor): void =>
@@ -128,6 +131,7 @@ async function main(): Promise<void> {
   row('full check', phases.get('check')!);
   row('check, 1 thr', phases.get('check-1t')!);
   row('check, 2 thr', phases.get('check-2t')!);
+  row('check, stdin', phases.get('check-stdin')!);
   // Many traces: every core. Eight copies of the 1M-line trace, one after the other and over worker threads.
   const seq = await runChild('many-8-serial', file);
   const par = await runChild('many-8', file);
