@@ -48,7 +48,7 @@ function plain(e: Ev): Ev {
 }
 
 /** The text of every line is `r` (a typed normaliser's events cut their text from their batch). */
-const TEXTS = { line: (): string => 'r', lasting: (): string => 'r' };
+const TEXTS = { line: (): string => 'r', lasting: (): string => 'r', where: (): number => -1, byteLength: (): number => 1 };
 
 function recordEvents(lines: string[]): Ev[] {
   const parser = new QemuParser();
