@@ -93,13 +93,15 @@ export interface KeptText {
 }
 
 export function keepText(ev: Ev, into: KeptText): void {
-  const at = ev instanceof TypedEv ? ev.where() : -1;
-  if (at >= 0) {
-    into.rawAt = at;
-    into.rawLen = (ev as TypedEv).byteLength();
-  } else {
-    into.raw = lastingRaw(ev);
+  if (ev instanceof TypedEv) {
+    const at = ev.where();
+    if (at >= 0) {
+      into.rawAt = at;
+      into.rawLen = ev.byteLength();
+      return;
+    }
   }
+  into.raw = lastingRaw(ev);
 }
 
 /**

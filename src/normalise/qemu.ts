@@ -61,13 +61,14 @@ const typedByParser = new WeakMap<QemuParser, TypedNormaliser[]>();
  * code away and have it compiled again.
  */
 function typedNormalisers(parser: QemuParser): TypedNormaliser[] {
-  let norms = typedByParser.get(parser);
-  if (norms === undefined) {
-    const table: TypedNormaliser[] = (norms = parser.eventTable().map((_, k): TypedNormaliser => (v, at, strs, line, texts, i) => (table[k] = typedNormaliserAt(parser, k))(v, at, strs, line, texts, i)));
-    typedByParser.set(parser, norms);
+  let table = typedByParser.get(parser);
+  if (table === undefined) {
+    const made: TypedNormaliser[] = parser.eventTable().map((_, k): TypedNormaliser => (v, at, strs, line, texts, i) => (made[k] = typedNormaliserAt(parser, k))(v, at, strs, line, texts, i));
+    typedByParser.set(parser, (table = made));
   }
-  return norms;
+  return table;
 }
+
 /** An event that means nothing to the model. */
 const NOTHING: TypedNormaliser = () => undefined;
 

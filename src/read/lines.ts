@@ -84,10 +84,6 @@ function openRaw(name: string): Readable {
 }
 
 /**
- * A plain (not gzip) trace file opened for blocking reads, or undefined (standard input, gzip, or a path the
- * stream reader should report on).
- */
-/**
  * Whether a file can be read again from its start: a regular file, not a named pipe, a terminal or a process
  * substitution (`<(qemu ...)`), whose lines come once.
  */
@@ -100,6 +96,10 @@ export function isRegularFile(name: string): boolean {
   }
 }
 
+/**
+ * A plain (not gzip) trace file opened for blocking reads, or undefined (standard input, gzip, or a path the
+ * stream reader should report on).
+ */
 export function openPlain(name: string): number | undefined {
   // Told by its name first: opening a named pipe only to close it would end its writer's output.
   if (!isRegularFile(name)) return undefined;
@@ -158,11 +158,10 @@ export function headLines(name: string, min = 200): string[] | undefined {
   try {
     const buf = Buffer.allocUnsafe(READ_SIZE);
     const n = fs.readSync(fd, buf, 0, READ_SIZE, 0);
-    const lines = buf.toString('utf8', 0, n).split('\n');
     // A full read may have cut its last line.
-    if (n === READ_SIZE) lines.pop();
+    const lines = headOf(buf.toString('utf8', 0, n), n === READ_SIZE);
     if (lines.length < min && n === READ_SIZE) return undefined;
-    return lines.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+    return lines;
   } catch {
     return undefined;
   } finally {
@@ -283,15 +282,22 @@ export async function holdHead(name: string, min = 200): Promise<{ lines: string
     for (let at = r.value.indexOf(10); at !== -1; at = r.value.indexOf(10, at + 1)) newlines++;
   }
   if (ended && held.length === 0) throw emptyFile(display);
-  const lines = Buffer.concat(held).toString('utf8').split('\n');
-  // The last line may be cut (or empty, after the last newline).
-  if (!ended || lines.at(-1) === '') lines.pop();
+  // Until the input ends, its last line may be cut; after its last newline, there is none.
+  const text = Buffer.concat(held).toString('utf8');
+  const lines = headOf(text, !ended || text.endsWith('\n'));
   async function* chunks(): AsyncGenerator<Buffer> {
     yield* held;
     if (ended) return;
     for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
   }
-  return { lines: lines.slice(0, 400).map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l)), chunks };
+  return { lines: lines.slice(0, 400), chunks };
+}
+
+/** The lines of a trace's head, without CRs; dropLast: what follows the last newline is left out. */
+function headOf(text: string, dropLast: boolean): string[] {
+  const lines = text.split('\n');
+  if (dropLast) lines.pop();
+  return lines.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
 }
 
 /** The lines of a stream of chunks, a batch per chunk. */

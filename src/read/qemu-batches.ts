@@ -1,6 +1,6 @@
 import { isAscii } from 'node:buffer';
 import { closeSync, fstatSync } from 'node:fs';
-import { bytes, checkText, emptyFile, openPlain, plainReads, type LineBatch, type LineTexts } from './lines.js';
+import { bytes, checkText, displayName, emptyFile, openPlain, plainReads, type LineBatch, type LineTexts } from './lines.js';
 import { QemuWasmTyper } from '../parse/qemu-wasm.js';
 import type { EventDef } from '../parse/event-spec.js';
 import { detach } from '../util/strings.js';
@@ -66,8 +66,9 @@ export class KeptLines implements LineTexts {
   }
 
   where(i: number): number {
+    // (A batch has an offset only when its lines are bytes.)
     const t = this.t;
-    return t.offset === undefined || t.text !== undefined ? -1 : t.offset + t.starts[i]!;
+    return t.offset === undefined ? -1 : t.offset + t.starts[i]!;
   }
 
   byteLength(i: number): number {
@@ -236,7 +237,7 @@ export interface TypedBatchOptions {
 }
 
 export async function* typedQemuBatches(name: string, opts: TypedBatchOptions = {}): AsyncGenerator<TypedBatch> {
-  const display = name === '-' ? '<stdin>' : name;
+  const display = displayName(name);
   const typer = new LineTyper(opts.wanted, undefined, opts.transfer, opts.views);
   const fd = opts.blocking ? openPlain(name) : undefined;
   if (fd !== undefined) {
@@ -316,12 +317,12 @@ function* fileBatches(fd: number, typer: LineTyper, display: string, start: numb
 /**
  * The kept lines, cut out of the chunk. An ASCII chunk (every real QEMU trace) gives the chunk up to its last
  * kept line in one piece, dropped lines included (one copy is cheaper than one per run of kept lines: the
- * 10M-line check ~7% faster), so line offsets stay the chunk's own: as bytes for another thread (decoding
- * them is the checking thread's work, and the reading thread is the one the other waits for on large
- * files); with views, as the read buffer itself, each line decoded only if asked for (KeptLines); otherwise
- * decoded at once. Only well-formed events are dropped, and
- * those are ASCII, so the lines before the first kept one never make a chunk non-ASCII. Otherwise each kept
- * line is decoded as UTF-8 on its own and they are joined.
+ * 10M-line check ~7% faster), so line offsets stay the chunk's own: with views, as the read buffer itself, each
+ * line decoded only if asked for (KeptLines); as a copy of the bytes for another thread (decoding them is the
+ * checking thread's work, and the reading thread is the one the other waits for on large files); or decoded
+ * at once. Only well-formed events are dropped, and those are ASCII, so the lines before the first kept one
+ * never make a chunk non-ASCII. A chunk that is not ASCII has each kept line decoded as UTF-8 on its own, and
+ * joined.
  */
 function textOf(
   buf: Buffer,
@@ -334,11 +335,11 @@ function textOf(
   if (n === 0) return { text: '', starts: new Int32Array(0), ends: new Int32Array(0) };
   const to = ends[n - 1]!;
   if (isAscii(buf.subarray(0, to))) {
-    // The text is a copy either way: the read buffer is reused (and bytes may be transferred to another thread).
     const s = views ? starts.subarray(0, n) : starts.slice(0, n);
     const e = views ? ends.subarray(0, n) : ends.slice(0, n);
     // (The read buffer is a plain ArrayBuffer's; views never cross to another thread.)
     if (views) return { bytes: buf.subarray(0, to) as Uint8Array<ArrayBuffer>, starts: s, ends: e };
+    // Otherwise a copy: the read buffer is reused (and the bytes may be transferred to another thread).
     return transfer ? { bytes: new Uint8Array(buf.subarray(0, to)), starts: s, ends: e } : { text: latin1(buf, 0, to), starts: s, ends: e };
   }
   const parts: string[] = [];

@@ -323,25 +323,25 @@ export class ExprCodeGen {
             return `(${this.truthy(a)} || ${this.truthy(b)})`;
           case 'and':
             return `(${this.truthy(a)} && ${this.truthy(b)})`;
-          case 'compare': {
+          case 'compare':
             // Two numbers (nearly every comparison a rule makes) compare inline; anything else as compare() says.
-            const x = this.temp();
-            const y = this.temp();
-            const js = JS_COMPARE[n.op]!;
-            return `((${x} = ${a}), (${y} = ${b}), typeof ${x} === "number" && typeof ${y} === "number" ? ${x} ${js} ${y} : H.compare(${q(n.op)}, ${x}, ${y}))`;
-          }
+            return this.numbersInline(a, b, JS_COMPARE[n.op]!, `H.compare(${q(n.op)}`);
           case 'bit':
             return `H.bitop(${q(n.op)}, ${a}, ${b})`;
-          default: {
+          default:
             if (n.op !== '+' && n.op !== '-' && n.op !== '*') return `H.arith(${q(n.op)}, ${a}, ${b})`;
             // Sums, differences and products of two numbers (a rule's LBA and length arithmetic) inline too.
-            const x = this.temp();
-            const y = this.temp();
-            return `((${x} = ${a}), (${y} = ${b}), typeof ${x} === "number" && typeof ${y} === "number" ? ${x} ${n.op} ${y} : H.arith(${q(n.op)}, ${x}, ${y}))`;
-          }
+            return this.numbersInline(a, b, n.op, `H.arith(${q(n.op)}`);
         }
       }
     }
+  }
+
+  /** `a js b` when both are numbers, else the helper call (`call` up to its first argument) on them. */
+  private numbersInline(a: string, b: string, js: string, call: string): string {
+    const x = this.temp();
+    const y = this.temp();
+    return `((${x} = ${a}), (${y} = ${b}), typeof ${x} === "number" && typeof ${y} === "number" ? ${x} ${js} ${y} : ${call}, ${x}, ${y}))`;
   }
 
   /** Code for truthy(code): booleans (what rules mostly test) inline. */
